@@ -1,0 +1,39 @@
+# The one entry point for every task. Everything runs from the project's own .venv.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: install test lint fmt run demo bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || "$$(scripts/find-python)" -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@$(PY) -c 'import sys; print("installed into $(VENV) with Python", sys.version.split()[0])'
+	@touch $@
+
+test: install
+	$(PY) -m pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check bridge tests bench
+	$(VENV)/bin/ruff format --check bridge tests bench
+	$(VENV)/bin/mypy --strict bridge
+
+fmt: install
+	$(VENV)/bin/ruff format bridge tests bench
+	$(VENV)/bin/ruff check --fix bridge tests bench
+
+run: install
+	@echo "make run: not yet (the bridge server lands with issue 4)"
+
+demo: install
+	@echo "make demo: not yet (lands with issue 4)"
+
+bench: install
+	$(PY) -m bench.audio
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo-out

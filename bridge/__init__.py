@@ -1,0 +1,1 @@
+"""Kallglot bridge: carrier media streams in, Kallglot real-time translation, translated audio out."""
