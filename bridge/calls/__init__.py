@@ -1,0 +1,1 @@
+"""Calls: the call model, its lifecycle, routing of audio between legs and Kallglot."""

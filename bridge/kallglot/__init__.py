@@ -1,0 +1,1 @@
+"""The Kallglot contract: REST client, stream protocol (sans-I/O) and connection, webhooks."""

@@ -1,0 +1,1 @@
+"""The aiohttp application: thin handlers that parse, authenticate and hand to calls/."""
