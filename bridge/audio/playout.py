@@ -1,0 +1,118 @@
+"""What one leg hears: translated audio in whatever format it arrives, out as paced carrier frames.
+
+Pure bookkeeping (no sockets, no sleeping): the async runner asks `take_due()` which frames may
+go now, sends them, and sleeps `wait_before_next()`. Keeping the decision here makes pacing,
+bounded queues, drops and mark accounting testable with a fake clock.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bridge.audio.converter import Converter
+from bridge.audio.formats import AudioFormat
+from bridge.audio.framer import Reframer
+from bridge.audio.pacing import PacingClock
+
+FRAME_MS = 20
+
+
+@dataclass(slots=True)
+class PlayoutStats:
+    frames_queued: int = 0
+    frames_sent: int = 0
+    frames_dropped: int = 0  # oldest frames dropped because the queue was full
+    frames_cleared: int = 0  # dropped on purpose (clear)
+    underflows: int = 0  # the carrier ran dry mid-stream
+    frames_heard: int = 0  # confirmed by the carrier's mark echoes
+
+
+class PlayoutBuffer:
+    def __init__(
+        self,
+        carrier_format: AudioFormat,
+        *,
+        lead_ms: int = 200,
+        max_queue_ms: int = 20_000,
+        mark_every_ms: int = 500,
+        underflow_window_s: float = 1.0,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.carrier_format = carrier_format
+        self.stats = PlayoutStats()
+        self._framer = Reframer(carrier_format, FRAME_MS)
+        self._converters: dict[AudioFormat, Converter] = {}
+        self._queue: deque[bytes] = deque()
+        self._max_frames = max(1, max_queue_ms // FRAME_MS)
+        self._clock = PacingClock(FRAME_MS / 1000, lead_ms / 1000, now)
+        self._mark_every = max(1, mark_every_ms // FRAME_MS)
+        self._underflow_window = underflow_window_s
+        self._since_mark = 0
+        self._generation = 0  # bumped by clear(): echoes of older marks prove nothing
+
+    @property
+    def queued_frames(self) -> int:
+        return len(self._queue)
+
+    def push(self, fmt: AudioFormat, data: bytes) -> None:
+        """Adds audio in `fmt` (converted here with one streaming converter per source format)."""
+        converter = self._converters.get(fmt)
+        if converter is None:
+            converter = self._converters[fmt] = Converter(fmt, self.carrier_format)
+        frames = self._framer.push(converter.convert(data))
+        self._queue.extend(frames)
+        self.stats.frames_queued += len(frames)
+        overflow = len(self._queue) - self._max_frames
+        if overflow > 0:  # keep the newest: a listener would rather skip than fall behind
+            for _ in range(overflow):
+                self._queue.popleft()
+            self.stats.frames_dropped += overflow
+
+    def wait_before_next(self) -> float | None:
+        """Seconds until a frame may be sent; None when there is nothing to send."""
+        return self._clock.wait_before_next() if self._queue else None
+
+    def take_due(self) -> tuple[list[bytes], str | None]:
+        """Frames that may be sent now, and the name of a mark to send after them (or None)."""
+        frames: list[bytes] = []
+        while self._queue and self._clock.wait_before_next() == 0:
+            gap = self._clock.sent()
+            if 0 < gap < self._underflow_window and self.stats.frames_sent:
+                self.stats.underflows += 1
+            frames.append(self._queue.popleft())
+            self.stats.frames_sent += 1
+        self._since_mark += len(frames)
+        if self._since_mark < self._mark_every:
+            return frames, None
+        return frames, self.final_mark()
+
+    def final_mark(self) -> str | None:
+        """A mark covering everything sent so far that no mark covers yet (None if nothing)."""
+        if not self._since_mark:
+            return None
+        self._since_mark = 0
+        return f"{self._generation}:{self.stats.frames_sent}"
+
+    def mark_played(self, name: str) -> None:
+        generation, _, frames = name.partition(":")
+        if generation == str(self._generation) and frames.isdigit():
+            self.stats.frames_heard = max(self.stats.frames_heard, int(frames))
+
+    def clear(self) -> int:
+        """Drops everything queued here; the caller also tells the carrier (`clear`)."""
+        dropped = len(self._queue)
+        self._queue.clear()
+        self._framer.clear()
+        for converter in self._converters.values():
+            converter.reset()
+        self._clock.reset()
+        self._generation += 1
+        self._since_mark = 0
+        self.stats.frames_cleared += dropped
+        return dropped
+
+    def buffered_at_carrier_s(self) -> float:
+        return self._clock.buffered_seconds()

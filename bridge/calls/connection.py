@@ -1,0 +1,111 @@
+"""One leg's live media socket: everything written to it goes through the playout task.
+
+A single writer per socket means frames, marks and `clear` can never interleave, and a slow or
+dead carrier socket stalls only its own leg. The task wakes when audio arrives and otherwise
+sleeps until the next absolute deadline, so an idle leg costs nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+import structlog
+
+from bridge.audio.formats import AudioFormat
+from bridge.audio.playout import PlayoutBuffer
+
+
+class OutboundMessages(Protocol):
+    """The part of a carrier's media-stream protocol playout needs (see bridge.carriers.base)."""
+
+    @property
+    def media_format(self) -> AudioFormat: ...
+    def media(self, audio: bytes) -> str: ...
+    def mark(self, name: str) -> str: ...
+    def clear(self) -> str: ...
+
+
+class LegConnection:
+    def __init__(
+        self,
+        messages: OutboundMessages,
+        send: Callable[[str], Awaitable[None]],
+        close: Callable[[int, str], Awaitable[None]],
+        buffer: PlayoutBuffer,
+        *,
+        stream_id: str,
+        carrier_call_id: str,
+    ) -> None:
+        self.messages = messages
+        self.buffer = buffer
+        self.stream_id = stream_id
+        self.carrier_call_id = carrier_call_id
+        self.frames_in = 0
+        self._send = send
+        self._close = close
+        self._wake = asyncio.Event()
+        self._clear_pending = False
+        self._closed = False
+        self._task: asyncio.Task[None] | None = None
+        self._log = structlog.get_logger(__name__).bind(stream_id=stream_id)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"playout-{self.stream_id}")
+
+    def play(self, fmt: AudioFormat, data: bytes) -> None:
+        if self._closed:
+            return
+        self.buffer.push(fmt, data)
+        self._wake.set()
+
+    def clear(self) -> None:
+        """Drops queued audio here and at the carrier (sent by the playout task, in order)."""
+        self.buffer.clear()
+        self._clear_pending = True
+        self._wake.set()
+
+    def mark_played(self, name: str) -> None:
+        self.buffer.mark_played(name)
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Stops playout and closes the socket; idempotent, never raises."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        try:
+            await self._close(code, reason)
+        except Exception as exc:  # the carrier may have gone already
+            self._log.debug("close_failed", error=repr(exc))
+
+    async def _run(self) -> None:
+        messages, buffer = self.messages, self.buffer
+        try:
+            while True:
+                if self._clear_pending:
+                    self._clear_pending = False
+                    await self._send(messages.clear())
+                wait = buffer.wait_before_next()
+                if wait is None or wait > 0:
+                    self._wake.clear()
+                    try:
+                        async with asyncio.timeout(wait):
+                            await self._wake.wait()
+                    except TimeoutError:
+                        pass
+                    continue
+                frames, mark = buffer.take_due()
+                for frame in frames:
+                    await self._send(messages.media(frame))
+                if mark is not None:
+                    await self._send(messages.mark(mark))
+        except (ConnectionError, RuntimeError) as exc:  # socket gone: the reader notices too
+            self._log.info("playout_stopped", reason=repr(exc))

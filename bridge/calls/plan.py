@@ -1,0 +1,56 @@
+"""What a call is meant to be, fixed when its first leg arrives (from that leg's ticket)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bridge.calls.model import Direction, Mode, Role
+from bridge.calls.routes import DEFAULT_APOLOGY, Route, Routes
+from bridge.calls.tickets import Ticket
+
+
+@dataclass(frozen=True, slots=True)
+class CallPlan:
+    call_id: str
+    direction: Direction
+    mode: Mode
+    customer_language: str | None
+    agent_language: str | None
+    agent: str | None  # number or SIP URI of the agent; None: a one-leg call
+    customer: str | None  # outbound: the number the bridge dials for the customer
+    route: Route | None = None  # inbound: the dialled number's routing entry
+
+    @property
+    def roles(self) -> tuple[Role, ...]:
+        """The legs this call needs before audio flows."""
+        return (Role.CUSTOMER, Role.AGENT) if self.agent else (Role.CUSTOMER,)
+
+    def dial_target(self, role: Role) -> str | None:
+        """Whom the bridge itself must dial for `role` once the other leg is up, if anyone."""
+        if self.direction is Direction.INBOUND and role is Role.AGENT:
+            return self.agent
+        if self.direction is Direction.OUTBOUND and role is Role.CUSTOMER:
+            return self.customer
+        return None
+
+    @property
+    def apology(self) -> str:
+        return self.route.apology if self.route else DEFAULT_APOLOGY
+
+    @property
+    def say_language(self) -> str | None:
+        return self.route.say_language if self.route else None
+
+    @classmethod
+    def from_ticket(cls, ticket: Ticket, routes: Routes) -> CallPlan:
+        route = routes.lookup(ticket.route) if ticket.route else None
+        return cls(
+            call_id=ticket.call_id,
+            direction=ticket.direction,
+            mode=ticket.mode,
+            customer_language=ticket.customer_language,
+            agent_language=ticket.agent_language,
+            agent=ticket.agent,
+            customer=ticket.customer,
+            route=route,
+        )

@@ -1,0 +1,109 @@
+"""Signed call tickets: how a media stream proves it belongs to a call this bridge created.
+
+The voice webhook (or the dialler) answers with TwiML whose `<Stream>` carries a ticket as a
+`<Parameter>`. It names the call, the leg's role and everything needed to build the call on
+whichever instance the stream lands (the webhook is stateless, so any instance may have issued
+it), and it expires quickly so a leaked ticket is worth little. Format: base64url(JSON) "."
+base64url(HMAC-SHA256); compact because Twilio limits parameters to about 500 characters.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from dataclasses import asdict, dataclass
+
+from bridge.calls.model import Direction, Mode, Role
+
+
+class TicketError(ValueError):
+    """The ticket is missing, forged, expired or for another call; the message says which."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    call_id: str
+    role: Role
+    direction: Direction
+    mode: Mode
+    customer_language: str | None
+    agent_language: str | None
+    expires_at: int  # unix seconds
+    route: str | None = None  # inbound: the dialled number, the key into the routing file
+    customer: str | None = None  # outbound: the number the bridge dials for the customer
+    agent: str | None = None  # who the agent leg is (number or SIP URI), for records and dialling
+
+
+_FIELDS = {
+    "c": "call_id",
+    "r": "role",
+    "d": "direction",
+    "m": "mode",
+    "cl": "customer_language",
+    "al": "agent_language",
+    "x": "expires_at",
+    "rt": "route",
+    "cu": "customer",
+    "ag": "agent",
+}
+_KEYS = {v: k for k, v in _FIELDS.items()}
+
+
+def issue(ticket: Ticket, secret: bytes) -> str:
+    fields = {_KEYS[k]: v for k, v in asdict(ticket).items() if v is not None}
+    body = _b64(json.dumps(fields, separators=(",", ":"), sort_keys=True).encode())
+    return f"{body}.{_b64(_mac(secret, body))}"
+
+
+def verify(token: str | None, secret: bytes, *, call_id: str, now: float) -> Ticket:
+    """The ticket inside `token`, if it is genuine, unexpired and for `call_id`."""
+    if not token:
+        raise TicketError("no ticket: the stream carries no 'ticket' parameter")
+    body, _, signature = token.partition(".")
+    try:
+        genuine = hmac.compare_digest(_unb64(signature), _mac(secret, body))
+    except ValueError:
+        genuine = False
+    if not genuine:
+        raise TicketError("forged ticket: the signature does not match (is BRIDGE_SECRET shared?)")
+    try:
+        raw = {_FIELDS[key]: value for key, value in json.loads(_unb64(body)).items()}
+        ticket = Ticket(
+            call_id=str(raw["call_id"]),
+            role=Role(raw["role"]),
+            direction=Direction(raw["direction"]),
+            mode=Mode(raw["mode"]),
+            customer_language=_optional_str(raw.get("customer_language")),
+            agent_language=_optional_str(raw.get("agent_language")),
+            expires_at=int(raw["expires_at"]),
+            route=_optional_str(raw.get("route")),
+            customer=_optional_str(raw.get("customer")),
+            agent=_optional_str(raw.get("agent")),
+        )
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise TicketError(f"malformed ticket: {exc!r}") from None
+    if ticket.call_id != call_id:
+        raise TicketError(f"ticket is for call {ticket.call_id}, not {call_id}")
+    if ticket.expires_at < now:
+        raise TicketError(f"ticket expired {now - ticket.expires_at:.0f} s ago")
+    return ticket
+
+
+def _optional_str(value: object) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise TypeError(f"expected a string, got {type(value).__name__}")
+
+
+def _mac(secret: bytes, body: str) -> bytes:
+    return hmac.new(secret, body.encode(), hashlib.sha256).digest()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
