@@ -1,0 +1,319 @@
+"""Twilio Media Streams (bidirectional `<Connect><Stream>`), both ends of the socket.
+
+`TwilioMediaStream` is the bridge's end; `TwilioCarrierSide` is Twilio's end, used by our
+simulator. Both live here so that every frame has exactly one definition (carriers.md §1.3/§1.4).
+
+Hot path: about 50 frames a second per leg in each direction, hundreds of legs per core. Parsing
+a media frame costs one `json.loads` and one strict base64 decode; building one is string
+concatenation around a prefix prepared once per stream. Nothing here logs.
+
+Signatures, public URLs and TwiML live in `twilio_signature` and `twilio_twiml` and are
+re-exported here, so callers import everything Twilio from one place.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+from bridge.audio.formats import MULAW_8K, AudioFormat
+from bridge.carriers.base import (
+    ClearAudio,
+    Command,
+    Connected,
+    Dtmf,
+    Event,
+    MarkPlayed,
+    Media,
+    MediaStreamProtocol,
+    PlaceMark,
+    PlayAudio,
+    ProtocolViolation,
+    Started,
+    Stopped,
+    StreamNotStarted,
+)
+from bridge.carriers.twilio_signature import (
+    SIGNATURE_HEADER,
+    TwilioSignatures,
+    public_http_url,
+    public_ws_url,
+)
+from bridge.carriers.twilio_twiml import connect_stream_twiml, language_menu_twiml, say_hangup_twiml
+
+__all__ = [
+    "SIGNATURE_HEADER",
+    "TwilioCarrierSide",
+    "TwilioMediaStream",
+    "TwilioSignatures",
+    "connect_stream_twiml",
+    "language_menu_twiml",
+    "public_http_url",
+    "public_ws_url",
+    "say_hangup_twiml",
+]
+
+# Twilio's frames are ~300 characters; 64 KiB is what hardened Twilio examples allow per message.
+MAX_FRAME_CHARS = 64 * 1024
+# Base64 characters in one inbound payload: 20 ms is 216, so this is ~1.5 s, far beyond normal.
+MAX_INBOUND_PAYLOAD_CHARS = 16 * 1024
+# What the carrier side accepts from us in one frame (Twilio buffers up to ~10 minutes in total).
+MAX_OUTBOUND_FRAME_CHARS = 1024 * 1024
+DTMF_DIGITS = frozenset("0123456789*#ABCD")
+MEDIA_FORMAT = {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}
+
+# Twilio's debugger codes for frames it drops (carriers.md §1.4).
+BINARY_FRAME = 31950
+INVALID_MESSAGE = 31951
+
+
+def _load(message: str | bytes, limit: int, code: int | None) -> dict[str, Any]:
+    """One JSON object from a text frame, or a ProtocolViolation saying why not."""
+    if not isinstance(message, str):
+        raise ProtocolViolation("binary frame; Twilio media streams are JSON text", BINARY_FRAME)
+    if len(message) > limit:
+        raise ProtocolViolation(f"frame of {len(message)} characters exceeds {limit}", code)
+    try:
+        msg = json.loads(message)
+    except (ValueError, RecursionError):
+        raise ProtocolViolation("frame is not JSON", code) from None
+    if type(msg) is not dict:
+        raise ProtocolViolation("frame is not a JSON object", code)
+    return msg
+
+
+def _object(msg: Mapping[str, Any], key: str, code: int | None = None) -> dict[str, Any]:
+    value = msg.get(key)
+    if type(value) is not dict:
+        raise ProtocolViolation(f"'{key}' is missing or not an object", code)
+    return value
+
+
+def _string(msg: Mapping[str, Any], key: str, code: int | None = None) -> str:
+    value = msg.get(key)
+    if type(value) is not str:
+        raise ProtocolViolation(f"'{key}' is missing or not a string", code)
+    return value
+
+
+def _audio(payload: str, limit: int, code: int | None = None) -> bytes:
+    if len(payload) > limit:
+        raise ProtocolViolation(
+            f"payload of {len(payload)} base64 characters exceeds {limit}", code
+        )
+    try:
+        return binascii.a2b_base64(payload, strict_mode=True)
+    except ValueError:  # binascii.Error, and non-ASCII text
+        raise ProtocolViolation("payload is not base64", code) from None
+
+
+def _counter(value: object, key: str) -> int | None:
+    """Twilio's counters are decimal strings; tolerate ints, reject anything else."""
+    if value is None:
+        return None
+    if type(value) is str and 0 < len(value) <= 15 and value.isascii() and value.isdigit():
+        return int(value)
+    if type(value) is int and value >= 0:
+        return value
+    raise ProtocolViolation(f"'{key}' is not a decimal counter")
+
+
+class TwilioMediaStream(MediaStreamProtocol):
+    """The bridge's end of one Twilio media WebSocket."""
+
+    def __init__(self) -> None:
+        self._stream_id: str | None = None
+        self._call_id: str | None = None
+        self._media_prefix = ""
+        self._clear_frame = ""
+
+    @property
+    def media_format(self) -> AudioFormat:
+        return MULAW_8K
+
+    @property
+    def started(self) -> bool:
+        return self._stream_id is not None
+
+    @property
+    def stream_id(self) -> str | None:
+        return self._stream_id
+
+    @property
+    def call_id(self) -> str | None:
+        return self._call_id
+
+    def parse(self, message: str | bytes) -> Event | None:
+        msg = _load(message, MAX_FRAME_CHARS, None)
+        event = msg.get("event")
+        if event == "media":  # the hot path first
+            self._check_stream(msg, "media")
+            media = _object(msg, "media")
+            payload = _audio(_string(media, "payload"), MAX_INBOUND_PAYLOAD_CHARS)
+            return Media(
+                payload,
+                _counter(media.get("timestamp"), "timestamp"),
+                _counter(media.get("chunk"), "chunk"),
+            )
+        if type(event) is not str:
+            raise ProtocolViolation("'event' is missing or not a string")
+        if event == "start":
+            return self._start(msg)
+        if event == "mark":
+            self._check_stream(msg, "mark")
+            return MarkPlayed(_string(_object(msg, "mark"), "name"))
+        if event == "dtmf":
+            self._check_stream(msg, "dtmf")
+            digit = _string(_object(msg, "dtmf"), "digit")
+            if digit not in DTMF_DIGITS:
+                raise ProtocolViolation("dtmf digit is not one of 0-9 * # A-D")
+            return Dtmf(digit)
+        if event == "stop":
+            if self._stream_id is not None and msg.get("streamSid") != self._stream_id:
+                raise ProtocolViolation("stop for another streamSid")
+            return Stopped()
+        if event == "connected":
+            if self._stream_id is not None:
+                raise ProtocolViolation("connected after start")
+            protocol, version = msg.get("protocol"), msg.get("version")
+            return Connected(
+                protocol if type(protocol) is str else "", version if type(version) is str else ""
+            )
+        return None  # Twilio may add events; an unknown one is not a reason to drop the call
+
+    def _check_stream(self, msg: Mapping[str, Any], event: str) -> None:
+        if self._stream_id is None:
+            raise ProtocolViolation(f"{event} before start")
+        if msg.get("streamSid") != self._stream_id:
+            raise ProtocolViolation(f"{event} for another streamSid")
+
+    def _start(self, msg: Mapping[str, Any]) -> Started:
+        if self._stream_id is not None:
+            raise ProtocolViolation("second start on one stream")
+        start = _object(msg, "start")
+        stream_id, call_id = _string(start, "streamSid"), _string(start, "callSid")
+        account_id = _string(start, "accountSid")
+        if not stream_id or not call_id or len(stream_id) > 64 or len(call_id) > 64:
+            raise ProtocolViolation("start has an empty or oversized streamSid/callSid")
+        if msg.get("streamSid", stream_id) != stream_id:
+            raise ProtocolViolation("start names two different streamSids")
+        fmt = _object(start, "mediaFormat")
+        if fmt != MEDIA_FORMAT or any(type(v) is bool for v in fmt.values()):
+            raise ProtocolViolation("mediaFormat is not audio/x-mulaw, 8000 Hz, mono")
+        tracks = start.get("tracks", ["inbound"])
+        if type(tracks) is not list or not all(type(t) is str for t in tracks):
+            raise ProtocolViolation("'tracks' is not a list of strings")
+        params = start.get("customParameters", {})
+        if type(params) is not dict or not all(type(v) is str for v in params.values()):
+            raise ProtocolViolation("'customParameters' is not an object of strings")
+        self._stream_id, self._call_id = stream_id, call_id
+        sid = json.dumps(stream_id)
+        self._media_prefix = f'{{"event":"media","streamSid":{sid},"media":{{"payload":"'
+        self._clear_frame = f'{{"event":"clear","streamSid":{sid}}}'
+        return Started(
+            stream_id, call_id, account_id, MappingProxyType(params), MULAW_8K, tuple(tracks)
+        )
+
+    def _require_start(self) -> str:
+        if self._stream_id is None:
+            raise StreamNotStarted("no Twilio stream yet: wait for start before sending")
+        return self._stream_id
+
+    def media(self, audio: bytes) -> str:
+        self._require_start()
+        return self._media_prefix + binascii.b2a_base64(audio, newline=False).decode() + '"}}'
+
+    def mark(self, name: str) -> str:
+        sid = self._require_start()
+        return json.dumps({"event": "mark", "streamSid": sid, "mark": {"name": name}})
+
+    def clear(self) -> str:
+        self._require_start()
+        return self._clear_frame
+
+
+class TwilioCarrierSide:
+    """Twilio's end of one media stream: the frames Twilio sends and Twilio's checks on ours.
+
+    `parse` is as strict as Twilio's validation (carriers.md §1.4): binary frames (31950),
+    non-JSON, unknown events, missing or extra fields and a wrong streamSid (31951) raise a
+    ProtocolViolation carrying that code; Twilio drops such a frame and logs a warning.
+    """
+
+    def __init__(self, stream_sid: str, call_sid: str, account_sid: str) -> None:
+        self.stream_sid, self.call_sid, self.account_sid = stream_sid, call_sid, account_sid
+        self._sequence = 0
+        self._chunk = 0
+
+    def _frame(self, event: str, body: dict[str, Any]) -> str:
+        self._sequence += 1
+        head = {"event": event, "sequenceNumber": str(self._sequence), "streamSid": self.stream_sid}
+        return json.dumps(head | body)
+
+    def connected(self) -> str:
+        return json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"})
+
+    def start(
+        self, custom_parameters: Mapping[str, str], tracks: tuple[str, ...] = ("inbound",)
+    ) -> str:
+        start = {
+            "streamSid": self.stream_sid,
+            "accountSid": self.account_sid,
+            "callSid": self.call_sid,
+            "tracks": list(tracks),
+            "mediaFormat": dict(MEDIA_FORMAT),
+            "customParameters": dict(custom_parameters),
+        }
+        return self._frame("start", {"start": start})
+
+    def media(self, payload: bytes, timestamp_ms: int | None = None) -> str:
+        """One inbound chunk; `timestamp_ms` defaults to 20 ms per chunk since the start."""
+        self._chunk += 1
+        stamp = (self._chunk - 1) * 20 if timestamp_ms is None else timestamp_ms
+        media = {
+            "track": "inbound",
+            "chunk": str(self._chunk),
+            "timestamp": str(stamp),
+            "payload": binascii.b2a_base64(payload, newline=False).decode(),
+        }
+        return self._frame("media", {"media": media})
+
+    def dtmf(self, digit: str) -> str:
+        return self._frame("dtmf", {"dtmf": {"track": "inbound_track", "digit": digit}})
+
+    def mark(self, name: str) -> str:
+        return self._frame("mark", {"mark": {"name": name}})
+
+    def stop(self) -> str:
+        return self._frame(
+            "stop", {"stop": {"accountSid": self.account_sid, "callSid": self.call_sid}}
+        )
+
+    def parse(self, message: str | bytes) -> Command:
+        msg = _load(message, MAX_OUTBOUND_FRAME_CHARS, INVALID_MESSAGE)
+        event = msg.get("event")
+        if msg.get("streamSid") != self.stream_sid:
+            raise ProtocolViolation("missing or wrong streamSid", INVALID_MESSAGE)
+        if event == "media":
+            self._exact(msg, {"event", "streamSid", "media"})
+            media = _object(msg, "media", INVALID_MESSAGE)
+            self._exact(media, {"payload"})
+            payload = _string(media, "payload", INVALID_MESSAGE)
+            return PlayAudio(_audio(payload, MAX_OUTBOUND_FRAME_CHARS, INVALID_MESSAGE))
+        if event == "mark":
+            self._exact(msg, {"event", "streamSid", "mark"})
+            mark = _object(msg, "mark", INVALID_MESSAGE)
+            self._exact(mark, {"name"})
+            return PlaceMark(_string(mark, "name", INVALID_MESSAGE))
+        if event == "clear":
+            self._exact(msg, {"event", "streamSid"})
+            return ClearAudio()
+        raise ProtocolViolation("unknown or missing event", INVALID_MESSAGE)
+
+    @staticmethod
+    def _exact(obj: Mapping[str, Any], keys: set[str]) -> None:
+        if obj.keys() != keys:
+            raise ProtocolViolation(f"fields are not exactly {sorted(keys)}", INVALID_MESSAGE)

@@ -1,0 +1,71 @@
+"""X-Twilio-Signature checks and the public URLs they are computed over.
+
+We never re-implement Twilio's HMAC: `twilio.request_validator.RequestValidator` is the
+reference, including its quirks (it signs each URL with and without the port). What we own is
+*which URL* to check: behind a proxy or tunnel `request.url` is the internal address, so both
+webhook and WebSocket URLs are rebuilt from the configured public base (carriers.md §2.3, §9.17).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from urllib.parse import urlsplit, urlunsplit
+
+from twilio.request_validator import RequestValidator
+
+SIGNATURE_HEADER = "X-Twilio-Signature"
+_WS_SCHEMES = {"https": "wss", "http": "ws"}
+
+
+class TwilioSignatures:
+    """Signs and checks Twilio signatures with one account's primary auth token.
+
+    Every check fails closed: a malformed URL, a missing header or anything the validator
+    chokes on (it raises TypeError for some inputs) is a rejection, never an exception.
+    """
+
+    def __init__(self, auth_token: str) -> None:
+        self._validator = RequestValidator(auth_token)
+
+    def __repr__(self) -> str:
+        return "TwilioSignatures(auth_token=<hidden>)"
+
+    def sign(self, url: str, params: Mapping[str, str] | None = None) -> str:
+        """The signature Twilio sends for a request to `url` with form `params`."""
+        return str(self._validator.compute_signature(url, params or {}))
+
+    def validate_webhook(self, url: str, params: Mapping[str, str], signature: str | None) -> bool:
+        """A form-encoded webhook: `url` exactly as Twilio requested it (public scheme, host,
+        path and query), `params` the form body (a multidict is fine: repeated names count)."""
+        if not signature:
+            return False
+        try:
+            return bool(self._validator.validate(url, params, signature))
+        except Exception:  # fail closed: a validator error is never a pass
+            return False
+
+    def validate_upgrade(self, url: str, signature: str | None) -> bool:
+        """The media WebSocket upgrade: a `wss://` (or loopback `ws://`) URL with no params.
+
+        Twilio's security guide says to retry with a trailing slash when the exact URL fails.
+        """
+        if not signature:
+            return False
+        candidates = [url] if url.endswith("/") else [url, url + "/"]
+        return any(self.validate_webhook(candidate, {}, signature) for candidate in candidates)
+
+
+def public_http_url(base: str, path_qs: str) -> str:
+    """`https://bridge.example.com` + `/twilio/voice?x=1`, as Twilio requested it."""
+    if not path_qs.startswith("/"):
+        raise ValueError(f"path must start with '/': {path_qs!r}")
+    return base.rstrip("/") + path_qs
+
+
+def public_ws_url(base: str, path: str) -> str:
+    """The media WebSocket URL Twilio connects to: the public base with https→wss, http→ws."""
+    parts = urlsplit(public_http_url(base, path))
+    scheme = _WS_SCHEMES.get(parts.scheme)
+    if scheme is None:
+        raise ValueError(f"public base URL must be http(s), got {parts.scheme!r}")
+    return urlunsplit(parts._replace(scheme=scheme))

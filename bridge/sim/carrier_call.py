@@ -1,0 +1,311 @@
+"""One simulated call: ringing, answer, TwiML, hang-up, and the status callbacks on the way.
+
+A call is one task (its lifecycle). The TwiML runs in a child task so that a REST update can
+replace it (cancel the child, run the new document) while a hang-up — by the party, by a REST
+`Status=completed`, or at simulator shutdown — cancels the lifecycle itself. Either way the
+running media stream is torn down the way Twilio does it: `stop`, then close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
+
+from bridge.audio import codecs
+from bridge.audio.formats import Encoding
+from bridge.sim.carrier_http import SignedHttp
+from bridge.sim.carrier_stream import StreamSession, open_stream
+from bridge.sim.softphone import FRAME_BYTES, SILENCE, Phone, StatusCallbackRecord
+from bridge.sim.softphone_record import Recording
+from bridge.sim.twiml_exec import Document, TwimlRunner
+from bridge.sim.twiml_parse import Stream, TwimlError, Verb, parse_twiml
+
+API_VERSION = "2010-04-01"
+FINAL_STATUSES = ("completed", "busy", "no-answer", "failed", "canceled")
+_EVENT_OF_STATUS = {"initiated": "initiated", "ringing": "ringing", "in-progress": "answered"}
+HTTP_RETRIEVAL_FAILURE = 11200
+DOCUMENT_PARSE_FAILURE = 12100
+CALLBACK_WARNING = 15003
+CALLBACK_DRAIN_S = 10.0
+
+
+def rfc2822(moment: datetime) -> str:
+    return format_datetime(moment)
+
+
+@dataclass(frozen=True, slots=True)
+class CallSetup:
+    """What the REST create (or a test placing an inbound call) asked for."""
+
+    direction: str  # "inbound" or "outbound-api"
+    from_: str
+    to: str
+    document: Document
+    status_callback: str | None = None
+    status_callback_method: str = "POST"
+    status_events: tuple[str, ...] = ("completed",)
+    timeout_s: float = 60.0
+
+
+class SimCall(Recording):
+    """A call in the simulator, seen from the party at its far end (callee or caller)."""
+
+    def __init__(
+        self, http: SignedHttp, account_sid: str, sid: str, setup: CallSetup, phone: Phone | None
+    ) -> None:
+        super().__init__()
+        self.sid, self.account_sid, self.setup, self.phone = sid, account_sid, setup, phone
+        self.direction, self.from_, self.to = setup.direction, setup.from_, setup.to
+        self.created_at = self.updated_at = datetime.now(UTC)
+        self.answered_at: datetime | None = None
+        self.ended_at: datetime | None = None
+        self.keypad: asyncio.Queue[str] = asyncio.Queue()
+        for key in phone.digits if phone else "":
+            self.keypad.put_nowait(key)
+        self._http = http
+        pcm = phone.audio if phone else b""
+        self._speech = codecs.encode(Encoding.MULAW, pcm)
+        self._spoken = 0
+        self._document = setup.document
+        self._redirect: Document | None = None
+        self._final: str | None = None
+        self._finishing = False
+        self._shutdown = False
+        self._session: StreamSession | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._runner_task: asyncio.Task[None] | None = None
+        self._hangup_timer: asyncio.TimerHandle | None = None
+        self._sequence = 0
+        self._callbacks: asyncio.Queue[dict[str, str] | None] = asyncio.Queue()
+        self._callback_task: asyncio.Task[None] | None = None
+        if setup.direction != "inbound":
+            self.statuses.append("queued")
+
+    # ---- state seen by the REST API ---------------------------------------------------------
+
+    @property
+    def live(self) -> bool:
+        return not self._finishing
+
+    @property
+    def reported_status(self) -> str:
+        """The status the REST API shows: a requested hang-up shows at once."""
+        return self._final if self._final and not self.ended.is_set() else self.status
+
+    @property
+    def duration_s(self) -> int | None:
+        if self.answered_at is None or self.ended_at is None:
+            return None
+        return math.ceil((self.ended_at - self.answered_at).total_seconds())
+
+    # ---- the party ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._lifecycle(), name=f"sim-call-{self.sid}")
+
+    async def hang_up(self) -> None:
+        """The party hangs up; returns once the call has ended and callbacks were sent."""
+        self._end("completed" if self.answered.is_set() else "canceled")
+        await self.ended.wait()
+
+    async def press(self, digits: str) -> None:
+        """Keys pressed now: sent as `dtmf` during a stream, else kept for the next Gather."""
+        for key in digits:
+            if self._session is not None:
+                await self._session.send_dtmf(key)
+                self.digits_sent.append(key)
+            else:
+                self.keypad.put_nowait(key)
+
+    def _speak(self) -> bytes:
+        """The party's next 20 ms of voice (mu-law); silence once the script is spoken."""
+        frame = self._speech[self._spoken : self._spoken + FRAME_BYTES]
+        self._spoken += len(frame)
+        return frame + SILENCE[len(frame) :] if len(frame) < FRAME_BYTES else frame
+
+    # ---- control by the REST API ----------------------------------------------------------
+
+    def api_status(self, status: str) -> None:
+        """`Status=completed` hangs up in any state; `canceled` only before the answer."""
+        if status == "canceled" and self.answered.is_set():
+            return
+        self._end("completed" if self.answered.is_set() else "canceled")
+
+    def api_redirect(self, document: Document) -> None:
+        """New TwiML: ends the running verb (a stream gets stop + close) and runs it."""
+        self.updated_at = datetime.now(UTC)
+        if not self.answered.is_set():
+            self._document = document  # run when answered
+        elif self._runner_task is not None:
+            self._redirect = document
+            self._runner_task.cancel()
+
+    async def close(self) -> None:
+        """Simulator shutdown: end the call without callbacks, and wait for it."""
+        self._shutdown = True
+        if self._task is not None and not self._task.done():
+            self._end(self._final or "completed")
+            await asyncio.wait([self._task])
+        if self._callback_task is not None and not self._callback_task.done():
+            self._callback_task.cancel()
+            await asyncio.wait([self._callback_task])
+
+    def _end(self, status: str) -> None:
+        if self._finishing or self._task is None:
+            return
+        self._final = self._final or status
+        self._task.cancel()
+
+    # ---- used by the TwiML runner -------------------------------------------------------------
+
+    def webhook_params(self) -> dict[str, str]:
+        return {
+            "AccountSid": self.account_sid,
+            "ApiVersion": API_VERSION,
+            "CallSid": self.sid,
+            "CallStatus": self.status,
+            "Called": self.to,
+            "Caller": self.from_,
+            "Direction": self.direction,
+            "From": self.from_,
+            "To": self.to,
+        }
+
+    async def fetch_twiml(
+        self, url: str, method: str, extra: Mapping[str, str]
+    ) -> tuple[Verb, ...] | None:
+        status, body = await self._http.request(url, self.webhook_params() | dict(extra), method)
+        if status is None or not 200 <= status < 300:
+            self.warn(HTTP_RETRIEVAL_FAILURE, f"{method} {url} failed: {status or body}")
+            return None
+        try:
+            return parse_twiml(body)
+        except TwimlError as error:
+            self.warn(DOCUMENT_PARSE_FAILURE, str(error))
+            return None
+
+    async def run_stream(self, stream: Stream) -> None:
+        session = await open_stream(
+            self._http, self, stream, self.sid, self.account_sid, self._speak
+        )
+        if session is None:
+            return
+        self._session = session
+        try:
+            await session.run(dict(stream.parameters))
+        finally:
+            self._session = None
+
+    # ---- lifecycle ------------------------------------------------------------------------
+
+    async def _lifecycle(self) -> None:
+        try:
+            if await self._connect():
+                await self._run_twiml()
+        except asyncio.CancelledError:
+            pass  # a hang-up; `_final` says which kind
+        finally:
+            await self._finish()
+
+    async def _connect(self) -> bool:
+        """Ring and answer (or not). True once the call is in progress."""
+        if self.direction == "inbound":
+            self._set_status("ringing")
+            verbs = await self.fetch_twiml(
+                self._document.url or "", self._document.method, self._document.params
+            )
+            # A failed fetch leaves no URL to retry: the runner then says Twilio's apology.
+            url = self._document.url if verbs is not None else None
+            self._document = Document(url, self._document.method, verbs)
+            self._answer()
+            return True
+        await asyncio.sleep(0.01)  # the network sets the call up
+        self._set_status("initiated")
+        phone, timeout = self.phone, self.setup.timeout_s
+        if phone is None:
+            self._final = "failed"  # no such number
+            return False
+        self._set_status("ringing")
+        if phone.answer == "no-answer" or (phone.answer == "answer" and phone.ring_s > timeout):
+            await asyncio.sleep(min(phone.ring_s, timeout))
+            self._final = "no-answer"
+            return False
+        await asyncio.sleep(phone.ring_s)
+        if phone.answer != "answer":
+            self._final = phone.answer
+            return False
+        self._answer()
+        return True
+
+    def _answer(self) -> None:
+        self.answered_at = datetime.now(UTC)
+        self._set_status("in-progress")
+        self.answered.set()
+        after = self.phone.hangup_after_s if self.phone else None
+        if after is not None:
+            loop = asyncio.get_running_loop()
+            self._hangup_timer = loop.call_later(after, self._end, "completed")
+
+    async def _run_twiml(self) -> None:
+        runner = TwimlRunner(self)
+        document: Document | None = self._document
+        while document is not None:
+            self._runner_task = asyncio.create_task(runner.run(document))
+            try:
+                await self._runner_task
+                document = None
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise  # the call itself is ending
+                document, self._redirect = self._redirect, None  # a REST update
+            finally:
+                self._runner_task = None
+
+    async def _finish(self) -> None:
+        self._finishing = True
+        if self._hangup_timer is not None:
+            self._hangup_timer.cancel()
+        self.ended_at = datetime.now(UTC)
+        self._set_status(self._final or "completed")
+        if self._callback_task is not None and not self._shutdown:
+            self._callbacks.put_nowait(None)
+            await asyncio.wait([self._callback_task], timeout=CALLBACK_DRAIN_S)
+        self.ended.set()
+        self.fail_waiters()
+
+    # ---- status callbacks -----------------------------------------------------------------
+
+    def _set_status(self, status: str) -> None:
+        self.statuses.append(status)
+        self.updated_at = datetime.now(UTC)
+        self.notify()
+        event = "completed" if status in FINAL_STATUSES else _EVENT_OF_STATUS.get(status)
+        if self.setup.status_callback is None or event not in self.setup.status_events:
+            return
+        params = self.webhook_params() | {
+            "CallbackSource": "call-progress-events",
+            "SequenceNumber": str(self._sequence),
+            "Timestamp": rfc2822(self.updated_at),
+        }
+        if event == "completed":
+            params["CallDuration"] = str(self.duration_s or 0)
+        self._sequence += 1
+        self._callbacks.put_nowait(params)
+        if self._callback_task is None:
+            self._callback_task = asyncio.create_task(self._deliver_callbacks())
+
+    async def _deliver_callbacks(self) -> None:
+        """One at a time, in order (Twilio may reorder them; the simulator keeps them readable)."""
+        url = self.setup.status_callback
+        assert url is not None
+        while (params := await self._callbacks.get()) is not None:
+            status, body = await self._http.request(url, params, self.setup.status_callback_method)
+            self.status_callbacks.append(StatusCallbackRecord(params, status))
+            if status is None or status >= 400:
+                self.warn(CALLBACK_WARNING, f"status callback got {status or body}")
+            self.notify()

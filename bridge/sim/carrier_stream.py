@@ -1,0 +1,173 @@
+"""One simulated `<Connect><Stream>`: Twilio's end of the media WebSocket.
+
+Two tasks share the socket: the line sends the party's voice and plays the bridge's audio on one
+absolute 20 ms schedule (frame n is due at epoch + n * 20 ms, so there is no drift), and the
+receiver takes the bridge's frames as they come, validating them the way Twilio does. The stream
+ends when the bridge closes the socket (the TwiML then continues after `</Connect>`) or when the
+call is hung up or redirected (the task is cancelled: `stop`, then close, like Twilio).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import Callable
+
+import aiohttp
+
+from bridge.carriers.base import ClearAudio, PlaceMark, PlayAudio, ProtocolViolation
+from bridge.carriers.twilio import BINARY_FRAME, INVALID_MESSAGE, TwilioCarrierSide
+from bridge.sim.carrier_http import SignedHttp
+from bridge.sim.softphone import FRAME_S, Playout, ReceivedMedia
+from bridge.sim.softphone_record import Recording
+from bridge.sim.twiml_parse import Stream
+
+HANDSHAKE_ERROR = 31920
+CONNECTION_ERROR = 31902
+URL_SCHEME_ERROR = 31922
+
+
+def new_sid(prefix: str) -> str:
+    """A Twilio-shaped SID: two letters and 32 hex digits."""
+    return prefix + uuid.uuid4().hex
+
+
+class StreamSession:
+    def __init__(
+        self,
+        record: Recording,
+        ws: aiohttp.ClientWebSocketResponse,
+        side: TwilioCarrierSide,
+        speak: Callable[[], bytes],
+    ) -> None:
+        self._record = record
+        self._ws = ws
+        self._side = side
+        self._speak = speak  # the party's next 20 ms of mu-law
+        self._playout = Playout()
+
+    async def run(self, parameters: dict[str, str]) -> None:
+        """Runs until the bridge closes the socket; on cancellation Twilio-style teardown."""
+        record, ws, side = self._record, self._ws, self._side
+        line: asyncio.Task[None] | None = None
+        try:
+            await ws.send_str(side.connected())
+            await ws.send_str(side.start(parameters))
+            record.stream_sids.append(side.stream_sid)
+            record.stream_parameters = dict(parameters)
+            record.stream_started_at = time.perf_counter()
+            record.stream_started.set()
+            line = asyncio.create_task(self._line(), name=f"sim-line-{side.stream_sid}")
+            await self._receive()
+        except (ConnectionError, aiohttp.ClientError):
+            record.close_code, record.closed_by = ws.close_code, "bridge"
+        finally:
+            if line is not None:
+                line.cancel()
+                await asyncio.wait([line])
+            if not ws.closed:  # we end it: hang-up, API update, or sim shutdown
+                await self._close_from_carrier()
+            record.stream_ended.set()
+            record.notify()
+
+    async def send_dtmf(self, digit: str) -> None:
+        await self._ws.send_str(self._side.dtmf(digit))
+
+    async def _close_from_carrier(self) -> None:
+        record = self._record
+        record.close_code, record.close_reason, record.closed_by = 1000, "", "carrier"
+        with contextlib.suppress(ConnectionError, aiohttp.ClientError):
+            await self._ws.send_str(self._side.stop())
+        await self._ws.close(code=1000)
+
+    async def _line(self) -> None:
+        ws, side, playout, record = self._ws, self._side, self._playout, self._record
+        loop = asyncio.get_running_loop()
+        epoch = loop.time()
+        n = 0
+        try:
+            while True:
+                await ws.send_str(side.media(self._speak()))
+                heard, played, due = playout.tick()
+                record.heard += heard
+                record.heard_media_bytes += played
+                await self._echo(due)
+                record.notify()
+                n += 1
+                delay = epoch + n * FRAME_S - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+        except (ConnectionError, aiohttp.ClientError):
+            return  # the socket is gone; the receiver sees the close
+
+    async def _receive(self) -> None:
+        ws, record = self._ws, self._record
+        while True:
+            msg = await ws.receive()
+            if msg.type is aiohttp.WSMsgType.TEXT:
+                await self._handle(msg.data)
+            elif msg.type is aiohttp.WSMsgType.BINARY:
+                record.warn(BINARY_FRAME, "binary frame from the bridge dropped")
+            else:  # CLOSE (the bridge closed), CLOSED, ERROR
+                if msg.type is aiohttp.WSMsgType.CLOSE:
+                    record.close_code, record.close_reason = msg.data, msg.extra or ""
+                else:
+                    record.close_code = ws.close_code
+                record.closed_by = "bridge"
+                return
+
+    async def _handle(self, text: str) -> None:
+        record, playout = self._record, self._playout
+        try:
+            command = self._side.parse(text)
+        except ProtocolViolation as violation:
+            record.warn(violation.code or INVALID_MESSAGE, violation.reason)
+            return
+        echoes: list[str] = []
+        if isinstance(command, PlayAudio):
+            now = time.perf_counter()
+            if record.first_media_at is None:
+                record.first_media_at = now
+            record.media_received.append(ReceivedMedia(command.payload, now))
+            record.received_bytes += len(command.payload)
+            playout.push_audio(command.payload)
+        elif isinstance(command, PlaceMark):
+            record.marks_received.append(command.name)
+            echoes = playout.push_mark(command.name)
+        elif isinstance(command, ClearAudio):
+            record.clears.append(time.perf_counter())
+            echoes = playout.clear()
+        await self._echo(echoes)
+        record.notify()
+
+    async def _echo(self, names: list[str]) -> None:
+        for name in names:
+            self._record.marks_echoed.append(name)
+            await self._ws.send_str(self._side.mark(name))
+
+
+async def open_stream(
+    http: SignedHttp,
+    record: Recording,
+    stream: Stream,
+    call_sid: str,
+    account_sid: str,
+    speak: Callable[[], bytes],
+) -> StreamSession | None:
+    """Connects one stream (then `run` it); None, and Twilio's warning, if it cannot connect."""
+    scheme = stream.url.split(":", 1)[0].lower()
+    if scheme not in ("ws", "wss"):
+        record.warn(URL_SCHEME_ERROR, f"stream URL scheme {scheme!r} is not wss")
+        return None
+    try:
+        ws = await http.ws_connect(stream.url)
+    except aiohttp.WSServerHandshakeError as error:
+        record.warn(HANDSHAKE_ERROR, f"stream handshake got HTTP {error.status}")
+        return None
+    except (TimeoutError, aiohttp.ClientError, OSError) as error:
+        record.warn(CONNECTION_ERROR, f"stream connection failed: {type(error).__name__}")
+        return None
+    side = TwilioCarrierSide(new_sid("MZ"), call_sid, account_sid)
+    return StreamSession(record, ws, side, speak)
