@@ -1,0 +1,40 @@
+"""Counters for one stream, cheap to update on the hot path and read by metrics and tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bridge.kallglot.outbox import Outbox
+
+
+@dataclass(slots=True)
+class StreamStats:
+    outbox: Outbox = field(repr=False)
+    chunks_sent: int = 0
+    bytes_sent: dict[str, int] = field(default_factory=dict)  # input audio, per speaker
+    bytes_received: dict[str, int] = field(default_factory=dict)  # output audio, per speaker
+    connections: int = 0
+    drops: int = 0
+    reconnects: int = 0
+    stalls: int = 0
+    pings_sent: int = 0
+    malformed: int = 0
+    unknown: int = 0
+
+    @property
+    def bytes_accepted(self) -> dict[str, int]:
+        """Input audio handed to `send_audio`, per speaker (sent, queued or dropped)."""
+        return dict(self.outbox.accepted_bytes)
+
+    @property
+    def dropped_bytes_by_speaker(self) -> dict[str, int]:
+        return dict(self.outbox.dropped_bytes)
+
+    @property
+    def dropped_bytes(self) -> int:
+        """Input audio discarded because the reconnect buffer overflowed."""
+        return sum(self.outbox.dropped_bytes.values())
+
+    @property
+    def queued_chunks(self) -> int:
+        return self.outbox.pending

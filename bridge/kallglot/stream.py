@@ -1,0 +1,342 @@
+"""One Kallglot session's stream: send audio, receive events, survive drops, end cleanly.
+
+Three tasks per connection (reader, writer, pinger) and one supervisor per stream; nothing per
+frame. `send_audio` only appends to the `Outbox` and, when a whole chunk is ready, wakes the
+writer. When the socket drops, the supervisor reconnects (first attempt within
+`reconnect_first_delay_s`, then capped exponential backoff with jitter), fetching a fresh token via
+`GET /v1/sessions/{id}` when the old one has expired or the handshake is refused. Meanwhile audio
+accumulates in the outbox and goes out, in order, once the new socket is ready. When every attempt
+fails, `StreamFailed` tells the owner to end the call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections.abc import AsyncIterator
+from enum import StrEnum
+
+import structlog
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
+
+from bridge.audio import AudioFormat
+from bridge.kallglot.config import KallglotSettings
+from bridge.kallglot.connection import SessionGone
+from bridge.kallglot.connector import Connector
+from bridge.kallglot.errors import KallglotError, StreamError
+from bridge.kallglot.events import (
+    AudioOutput,
+    Ended,
+    Malformed,
+    Pong,
+    Ready,
+    Reconnected,
+    ServerEvent,
+    StreamEvent,
+    StreamFailed,
+    Unknown,
+)
+from bridge.kallglot.models import Session
+from bridge.kallglot.outbox import Outbox
+from bridge.kallglot.protocol import StreamProtocol, protocol_for
+from bridge.kallglot.rest import KallglotClient
+from bridge.kallglot.stats import StreamStats
+
+log = structlog.get_logger("bridge.kallglot.stream")
+LOGGED_ODDITIES = 10  # log the first few unknown/malformed messages, count the rest
+
+
+class State(StrEnum):
+    NEW = "new"
+    CONNECTING = "connecting"
+    OPEN = "open"
+    RECONNECTING = "reconnecting"
+    CLOSING = "closing"
+    CLOSED = "closed"
+    FAILED = "failed"
+
+
+class KallglotStream:
+    def __init__(
+        self,
+        client: KallglotClient,
+        session: Session,
+        settings: KallglotSettings,
+        *,
+        protocol: StreamProtocol | None = None,
+        end_idempotency_key: str | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self.state = State.NEW
+        self._client = client
+        self._protocol = protocol or protocol_for(settings.stream_protocol)
+        self._log = log.bind(session_id=session.id)
+        self._connector = Connector(
+            client,
+            session,
+            settings,
+            self._protocol,
+            self._emit_server,
+            rng or random.Random(),
+            self._log,
+        )
+        self._outbox = Outbox(
+            self._protocol.input_format, settings.chunk_ms, settings.reconnect_buffer_s
+        )
+        self.stats = StreamStats(self._outbox)
+        self._end_key = end_idempotency_key or f"{session.id}-end"
+        self._events: asyncio.Queue[StreamEvent | None] = asyncio.Queue()
+        self._finished = False
+        self._ws: ClientConnection | None = None
+        self._wake = asyncio.Event()  # the writer has something to send
+        self._idle = asyncio.Event()  # the writer has sent everything queued
+        self._server_ended = asyncio.Event()
+        self._pending_text: tuple[str, int, str] | None = None  # built but not yet sent
+        self._last_rx = 0.0
+        self._supervisor: asyncio.Task[None] | None = None
+        self._close_task: asyncio.Task[None] | None = None
+
+    @property
+    def session(self) -> Session:
+        """The session as last fetched (its stream token is refreshed on reconnect)."""
+        return self._connector.session
+
+    @property
+    def input_format(self) -> AudioFormat:
+        """The format `send_audio` expects (mu-law 8 kHz for NEW, PCM16 16 kHz for OLD)."""
+        return self._protocol.input_format
+
+    def send_audio(self, speaker: str, data: bytes) -> None:
+        """Queues audio (any length, in `input_format`). Never blocks, never raises."""
+        if self.state in (State.CLOSING, State.CLOSED, State.FAILED):
+            return
+        if self._outbox.push(speaker, data) and self._ws is not None:
+            self._wake.set()
+
+    async def events(self) -> AsyncIterator[StreamEvent]:
+        """Events until (and including) `Ended` or `StreamFailed`, or until the stream closes."""
+        while (event := await self._events.get()) is not None:
+            yield event
+
+    async def connect(self) -> None:
+        """Opens the stream and returns once it is ready for audio; raises `KallglotError`."""
+        if self.state is not State.NEW:
+            raise StreamError(f"connect() called in state {self.state}")
+        self.state = State.CONNECTING
+        try:
+            ws, _ = await self._connector.establish(initial=True)
+        except BaseException:
+            self.state = State.FAILED
+            raise
+        self.stats.connections += 1
+        if self.state is not State.CONNECTING:  # close() ran while we were connecting
+            await ws.close()
+            raise StreamError("stream was closed while connecting")
+        self.state = State.OPEN
+        self._supervisor = asyncio.create_task(
+            self._supervise(ws), name=f"kallglot-{self.session.id}"
+        )
+
+    async def close(self) -> None:
+        """Ends the session cleanly. Idempotent, bounded in time, never raises."""
+        if self._close_task is None:
+            self._close_task = asyncio.create_task(self._close())
+        with contextlib.suppress(Exception):
+            await asyncio.shield(self._close_task)
+
+    # -- connection lifecycle -------------------------------------------------------------
+
+    async def _supervise(self, ws: ClientConnection) -> None:
+        while True:
+            await self._run(ws)
+            if self.state is State.CLOSING:
+                return
+            if self._server_ended.is_set():
+                self.state = State.CLOSED
+                return
+            self.stats.drops += 1
+            self.state = State.RECONNECTING
+            self._log.warning("kallglot_stream_dropped", close_code=ws.close_code)
+            started = time.monotonic()
+            try:
+                ws, attempts = await self._connector.establish(initial=False)
+            except SessionGone as exc:
+                self.state = State.CLOSED
+                self._finish(Ended(f"session_gone: {exc.message}", self.session.id))
+                return
+            except KallglotError as exc:
+                self.state = State.FAILED
+                self._log.error("kallglot_stream_failed", error=str(exc))
+                self._finish(StreamFailed(str(exc)))
+                return
+            if self.state is State.CLOSING:  # close() began while we were reconnecting
+                await ws.close()
+                return
+            self.state = State.OPEN
+            self.stats.connections += 1
+            self.stats.reconnects += 1
+            downtime = time.monotonic() - started
+            self._log.info(
+                "kallglot_stream_reconnected", attempts=attempts, downtime_s=round(downtime, 3)
+            )
+            self._emit(Reconnected(attempts, downtime))
+
+    async def _run(self, ws: ClientConnection) -> None:
+        """Serves one socket until it closes (or stalls); the outbox survives for the next one."""
+        self._ws = ws
+        self._last_rx = time.monotonic()
+        if self._outbox.pending or self._pending_text:
+            self._wake.set()
+        helpers = [asyncio.create_task(self._writer(ws)), asyncio.create_task(self._pinger(ws))]
+        for task in helpers:
+            task.add_done_callback(lambda t: self._helper_done(ws, t))
+        try:
+            await self._reader(ws)
+        finally:
+            self._ws = None
+            for task in helpers:
+                task.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+            if ws.close_code is None and self.state is not State.CLOSING:
+                ws.transport.abort()
+
+    async def _reader(self, ws: ClientConnection) -> None:
+        protocol = self._protocol
+        with contextlib.suppress(ConnectionClosed):
+            async for raw in ws:
+                self._last_rx = time.monotonic()
+                event = protocol.parse(raw)
+                if isinstance(event, Ended):
+                    self._server_ended.set()
+                    self._finish(event)
+                    return
+                self._emit_server(event)
+
+    async def _writer(self, ws: ClientConnection) -> None:
+        outbox, stats = self._outbox, self.stats
+        while True:
+            if self._pending_text is None:
+                chunk = outbox.pop()
+                if chunk is None:
+                    self._idle.set()
+                    self._wake.clear()
+                    await self._wake.wait()
+                    continue
+                text = self._protocol.audio(chunk.speaker, chunk.data, chunk.timestamp_ms)
+                self._pending_text = (chunk.speaker, len(chunk.data), text)
+            speaker, nbytes, text = self._pending_text
+            await ws.send(text)  # ConnectionClosed ends the task; the text is resent later
+            self._pending_text = None
+            stats.chunks_sent += 1
+            stats.bytes_sent[speaker] = stats.bytes_sent.get(speaker, 0) + nbytes
+
+    async def _pinger(self, ws: ClientConnection) -> None:
+        s = self.settings
+        while True:
+            await asyncio.sleep(max(0.0, s.ping_interval_s - s.pong_timeout_s))
+            sent_at = time.monotonic()
+            text = self._protocol.ping()
+            if text is not None:
+                await ws.send(text)
+            else:
+                waiter = asyncio.ensure_future(await ws.ping())
+                waiter.add_done_callback(self._on_pong)
+            self.stats.pings_sent += 1
+            await asyncio.sleep(s.pong_timeout_s)
+            if self._last_rx < sent_at:
+                self.stats.stalls += 1
+                self._log.warning(
+                    "kallglot_stream_stalled", silent_s=round(time.monotonic() - sent_at, 3)
+                )
+                ws.transport.abort()
+                return
+
+    def _helper_done(self, ws: ClientConnection, task: asyncio.Task[None]) -> None:
+        """A writer or pinger that dies of anything but a closed socket must not leave the
+        reader running on a half-working connection: abort it, the supervisor reconnects."""
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None and not isinstance(exc, ConnectionClosed):
+            self._log.error("kallglot_stream_task_crashed", task=task.get_name(), error=repr(exc))
+            ws.transport.abort()
+
+    def _on_pong(self, waiter: asyncio.Future[float]) -> None:
+        if not waiter.cancelled() and waiter.exception() is None:
+            self._last_rx = time.monotonic()
+
+    # -- ending ---------------------------------------------------------------------------
+
+    async def _close(self) -> None:
+        was_open = self.state is State.OPEN
+        self.state = State.CLOSING
+        ws = self._ws
+        try:
+            if was_open and ws is not None:
+                await self._end_on_socket(ws)
+        except Exception as exc:
+            self._log.info("kallglot_stream_end_failed", error=str(exc))
+        finally:
+            if self._supervisor is not None:
+                self._supervisor.cancel()
+                await asyncio.gather(self._supervisor, return_exceptions=True)
+        try:
+            async with asyncio.timeout(
+                max(self.settings.end_timeout_s, self.settings.http_timeout_s)
+            ):
+                await self._client.end_session(self.session.id, idempotency_key=self._end_key)
+        except Exception as exc:  # the safety net must not turn a clean teardown into a crash
+            self._log.warning("kallglot_rest_end_failed", error=str(exc))
+        self.state = State.CLOSED
+        self._finish(Ended("closed", self.session.id))
+
+    async def _end_on_socket(self, ws: ClientConnection) -> None:
+        """Flush the audio tail, send `session.end`, wait briefly for `session.ended`, close."""
+        timeout = self.settings.end_timeout_s
+        if self._outbox.flush() or self._outbox.pending or self._pending_text:
+            self._idle.clear()
+            self._wake.set()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await self._idle.wait()
+        with contextlib.suppress(ConnectionClosed):
+            await ws.send(self._protocol.end())
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await self._server_ended.wait()
+        async with asyncio.timeout(timeout + 1):
+            await ws.close()
+
+    # -- events ---------------------------------------------------------------------------
+
+    def _emit_server(self, event: ServerEvent) -> None:
+        if isinstance(event, Ready | Pong):
+            return
+        if isinstance(event, AudioOutput):
+            key = event.speaker or "?"
+            self.stats.bytes_received[key] = self.stats.bytes_received.get(key, 0) + len(event.data)
+        elif isinstance(event, Malformed):
+            self.stats.malformed += 1
+            if self.stats.malformed <= LOGGED_ODDITIES:
+                self._log.warning(
+                    "kallglot_malformed_message", reason=event.reason, type=event.type
+                )
+        elif isinstance(event, Unknown):
+            self.stats.unknown += 1
+            if self.stats.unknown <= LOGGED_ODDITIES:
+                self._log.info("kallglot_unknown_message", type=event.type)
+        self._emit(event)
+
+    def _emit(self, event: StreamEvent) -> None:
+        if not self._finished:
+            self._events.put_nowait(event)
+
+    def _finish(self, event: Ended | StreamFailed) -> None:
+        if not self._finished:
+            self._events.put_nowait(event)
+            self._events.put_nowait(None)
+            self._finished = True
