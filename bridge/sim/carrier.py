@@ -33,7 +33,14 @@ __all__ = ["CarrierSimulator", "Phone", "SimCall"]
 
 
 class CarrierSimulator:
-    def __init__(self, account_sid: str | None = None, auth_token: str | None = None) -> None:
+    def __init__(
+        self,
+        account_sid: str | None = None,
+        auth_token: str | None = None,
+        default_phone: Phone | None = None,
+    ) -> None:
+        """`default_phone` answers numbers not in the directory (None: such calls fail)."""
+        self.default_phone = default_phone
         self.account_sid = account_sid or new_sid("AC")
         self.auth_token = auth_token or secrets.token_hex(16)
         self.signatures = TwilioSignatures(self.auth_token)
@@ -60,7 +67,7 @@ class CarrierSimulator:
 
     def dial(self, setup: CallSetup) -> SimCall:
         """An outbound call (the REST create): rings the directory entry for `setup.to`."""
-        call = self._new_call(setup, self.phones.get(setup.to))
+        call = self._new_call(setup, self.phones.get(setup.to, self.default_phone))
         self._dialled.notify()
         return call
 

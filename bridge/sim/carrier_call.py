@@ -13,28 +13,26 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import format_datetime
+
+import structlog
 
 from bridge.audio import codecs
 from bridge.audio.formats import Encoding
+from bridge.sim.carrier_callbacks import StatusCallbacks
 from bridge.sim.carrier_http import SignedHttp
 from bridge.sim.carrier_stream import StreamSession, open_stream
-from bridge.sim.softphone import FRAME_BYTES, SILENCE, Phone, StatusCallbackRecord
+from bridge.sim.softphone import FRAME_BYTES, SILENCE, Phone
 from bridge.sim.softphone_record import Recording
 from bridge.sim.twiml_exec import Document, TwimlRunner
 from bridge.sim.twiml_parse import Stream, TwimlError, Verb, parse_twiml
 
 API_VERSION = "2010-04-01"
-FINAL_STATUSES = ("completed", "busy", "no-answer", "failed", "canceled")
-_EVENT_OF_STATUS = {"initiated": "initiated", "ringing": "ringing", "in-progress": "answered"}
 HTTP_RETRIEVAL_FAILURE = 11200
 DOCUMENT_PARSE_FAILURE = 12100
-CALLBACK_WARNING = 15003
 CALLBACK_DRAIN_S = 10.0
+SIMULATOR_ERROR = 0  # not a Twilio code: the simulator itself failed
 
-
-def rfc2822(moment: datetime) -> str:
-    return format_datetime(moment)
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +77,13 @@ class SimCall(Recording):
         self._task: asyncio.Task[None] | None = None
         self._runner_task: asyncio.Task[None] | None = None
         self._hangup_timer: asyncio.TimerHandle | None = None
-        self._sequence = 0
-        self._callbacks: asyncio.Queue[dict[str, str] | None] = asyncio.Queue()
-        self._callback_task: asyncio.Task[None] | None = None
+        self._callbacks = StatusCallbacks(
+            http,
+            self,
+            setup.status_callback,
+            setup.status_callback_method,
+            setup.status_events,
+        )
         if setup.direction != "inbound":
             self.statuses.append("queued")
 
@@ -150,9 +152,7 @@ class SimCall(Recording):
         if self._task is not None and not self._task.done():
             self._end(self._final or "completed")
             await asyncio.wait([self._task])
-        if self._callback_task is not None and not self._callback_task.done():
-            self._callback_task.cancel()
-            await asyncio.wait([self._callback_task])
+        await self._callbacks.cancel()
 
     def _end(self, status: str) -> None:
         if self._finishing or self._task is None:
@@ -208,6 +208,10 @@ class SimCall(Recording):
                 await self._run_twiml()
         except asyncio.CancelledError:
             pass  # a hang-up; `_final` says which kind
+        except Exception as error:  # a simulator bug: end the call, and make it visible
+            self.warn(SIMULATOR_ERROR, f"simulator error: {error!r}")
+            log.exception("sim_call_failed", call_sid=self.sid)
+            self._final = self._final or "failed"
         finally:
             await self._finish()
 
@@ -272,40 +276,15 @@ class SimCall(Recording):
             self._hangup_timer.cancel()
         self.ended_at = datetime.now(UTC)
         self._set_status(self._final or "completed")
-        if self._callback_task is not None and not self._shutdown:
-            self._callbacks.put_nowait(None)
-            await asyncio.wait([self._callback_task], timeout=CALLBACK_DRAIN_S)
+        if not self._shutdown:
+            await self._callbacks.drain(CALLBACK_DRAIN_S)
         self.ended.set()
         self.fail_waiters()
-
-    # ---- status callbacks -----------------------------------------------------------------
 
     def _set_status(self, status: str) -> None:
         self.statuses.append(status)
         self.updated_at = datetime.now(UTC)
         self.notify()
-        event = "completed" if status in FINAL_STATUSES else _EVENT_OF_STATUS.get(status)
-        if self.setup.status_callback is None or event not in self.setup.status_events:
-            return
-        params = self.webhook_params() | {
-            "CallbackSource": "call-progress-events",
-            "SequenceNumber": str(self._sequence),
-            "Timestamp": rfc2822(self.updated_at),
-        }
-        if event == "completed":
-            params["CallDuration"] = str(self.duration_s or 0)
-        self._sequence += 1
-        self._callbacks.put_nowait(params)
-        if self._callback_task is None:
-            self._callback_task = asyncio.create_task(self._deliver_callbacks())
-
-    async def _deliver_callbacks(self) -> None:
-        """One at a time, in order (Twilio may reorder them; the simulator keeps them readable)."""
-        url = self.setup.status_callback
-        assert url is not None
-        while (params := await self._callbacks.get()) is not None:
-            status, body = await self._http.request(url, params, self.setup.status_callback_method)
-            self.status_callbacks.append(StatusCallbackRecord(params, status))
-            if status is None or status >= 400:
-                self.warn(CALLBACK_WARNING, f"status callback got {status or body}")
-            self.notify()
+        self._callbacks.status_changed(
+            status, self.webhook_params(), self.updated_at, self.duration_s
+        )

@@ -16,7 +16,8 @@ from typing import Any, Protocol
 
 from aiohttp import BasicAuth, web
 
-from bridge.sim.carrier_call import API_VERSION, CallSetup, SimCall, rfc2822
+from bridge.sim.carrier_call import API_VERSION, CallSetup, SimCall
+from bridge.sim.carrier_callbacks import rfc2822
 from bridge.sim.twiml_exec import Document
 from bridge.sim.twiml_parse import TwimlError, parse_twiml
 

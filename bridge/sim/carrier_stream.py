@@ -67,6 +67,9 @@ class StreamSession:
             if line is not None:
                 line.cancel()
                 await asyncio.wait([line])
+                error = None if line.cancelled() else line.exception()
+                if error is not None:
+                    raise error  # a bug in the line loop: let the call record it
             if not ws.closed:  # we end it: hang-up, API update, or sim shutdown
                 await self._close_from_carrier()
             record.stream_ended.set()

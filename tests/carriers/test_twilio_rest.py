@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from twilio.rest import Client
 
 from bridge.carriers.twilio import SIGNATURE_HEADER, TwilioSignatures
 from bridge.carriers.twilio_config import TwilioSettings
@@ -29,7 +30,16 @@ class StatusReceiver:
         self.received: list[tuple[bool, dict[str, str]]] = []
         self.app = web.Application()
         self.app.router.add_post("/status", self._status)
+        self.app.router.add_post("/twiml", self._twiml)
+        self.fetched: list[tuple[bool, dict[str, str]]] = []
         self.url = ""
+
+    async def _twiml(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        signature = request.headers.get(SIGNATURE_HEADER)
+        valid = self.signatures.validate_webhook(str(request.url), form, signature)
+        self.fetched.append((valid, {k: str(v) for k, v in form.items()}))
+        return web.Response(text=say_hangup_twiml(Speech("From the URL")), content_type="text/xml")
 
     async def _status(self, request: web.Request) -> web.Response:
         form = await request.post()
@@ -190,3 +200,38 @@ async def test_unreachable_api_is_a_carrier_error() -> None:
             await client.hangup("CA" + "0" * 32)
     finally:
         await client.close()
+
+
+async def test_the_synchronous_twilio_client_works_unchanged(
+    sim: CarrierSimulator, receiver: StatusReceiver
+) -> None:
+    """The stock `twilio.rest.Client` (requests underneath), only its API host moved."""
+    client = Client(sim.account_sid, sim.auth_token)
+    client.api.base_url = sim.api_url
+    twiml_url = receiver.url.replace("/status", "/twiml")
+
+    def create() -> Any:
+        return client.calls.create(
+            to=AGENT,
+            from_=CALLER_ID,
+            url=twiml_url,
+            status_callback=receiver.url,
+            status_callback_event=["initiated", "answered", "completed"],
+            timeout=15,
+        )
+
+    async with asyncio.timeout(10):
+        created = await asyncio.to_thread(create)
+        await sim.calls[created.sid].ended.wait()
+        fetched = await asyncio.to_thread(lambda: client.calls(created.sid).fetch())
+    assert created.status == "queued"
+    assert created.direction == "outbound-api"
+    assert (fetched.status, fetched.duration) == ("completed", "1")
+    assert fetched.end_time is not None
+    assert [(valid, p["CallStatus"]) for valid, p in receiver.fetched] == [(True, "in-progress")]
+    assert [(valid, p["CallStatus"]) for valid, p in receiver.received] == [
+        (True, "initiated"),
+        (True, "in-progress"),
+        (True, "completed"),
+    ]
+    assert [s.text for s in sim.calls[created.sid].said] == ["From the URL"]

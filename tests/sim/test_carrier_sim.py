@@ -27,8 +27,10 @@ from bridge.carriers.twilio import (
     public_ws_url,
     say_hangup_twiml,
 )
+from bridge.carriers.twilio_config import TwilioSettings
+from bridge.carriers.twilio_rest import TwilioRest
 from bridge.carriers.twilio_twiml import Speech
-from bridge.sim.carrier import CarrierSimulator
+from bridge.sim.carrier import CarrierSimulator, Phone
 from bridge.sim.softphone_record import CallEnded
 from bridge.sim.twiml_exec import APPLICATION_ERROR
 
@@ -364,3 +366,95 @@ async def test_dtmf_pressed_during_a_stream_reaches_the_bridge(
         assert (await leg.next(Dtmf)).digit == "#"
         await call.hang_up()
     assert call.digits_sent == ["7", "#"]
+
+
+def rest_for(sim: CarrierSimulator) -> TwilioRest:
+    assert sim.api_url is not None
+    return TwilioRest(TwilioSettings(sim.account_sid, sim.auth_token, CALLER, sim.api_url))
+
+
+async def test_rest_twiml_update_aborts_the_stream_and_says_the_apology(
+    sim: CarrierSimulator, bridge: TinyBridge
+) -> None:
+    rest = rest_for(sim)
+    try:
+        async with asyncio.timeout(10):
+            call = await sim.place_call(CALLER, OUR_NUMBER, bridge.base + "/voice")
+            leg = await bridge.legs.get()
+            await leg.next(Started)
+            await rest.update_twiml(call.sid, say_hangup_twiml(Speech("Sorry, goodbye", "en-US")))
+            await leg.next(Stopped)
+            await leg.closed.wait()
+            await call.ended.wait()
+    finally:
+        await rest.close()
+    assert call.closed_by == "carrier"
+    assert [s.text for s in call.said] == ["Sorry, goodbye"]
+    assert call.statuses[-1] == "completed"
+
+
+async def test_outbound_call_streams_the_callee_and_rest_hangs_up(
+    sim: CarrierSimulator, bridge: TinyBridge, agent_speech: bytes
+) -> None:
+    speech = agent_speech[: ONE_SECOND // 2]
+    sim.add_phone("+15550100002", Phone(ring_s=0.05, audio=speech))
+    rest = rest_for(sim)
+    try:
+        async with asyncio.timeout(10):
+            sid = await rest.create_call(
+                "+15550100002",
+                CALLER,
+                connect_stream_twiml(bridge.ws_url, {"role": "agent"}),
+                bridge.base + "/status",
+            )
+            call = await sim.next_call("+15550100002")
+            leg = await bridge.legs.get()
+            started = await leg.next(Started)
+            await call.wait_heard(len(speech) // 2)
+            await rest.hangup(sid)
+            await leg.next(Stopped)
+            await call.ended.wait()
+            await rest.hangup(sid)  # again: already ended, still fine
+    finally:
+        await rest.close()
+    assert call.sid == sid == started.call_id
+    assert dict(started.custom_parameters) == {"role": "agent"}
+    assert mulaw(speech) in bytes(call.heard)
+    assert [p["CallStatus"] for _, p in bridge.callbacks] == [
+        "initiated",
+        "ringing",
+        "in-progress",
+        "completed",
+    ]
+    assert all(valid for valid, _ in bridge.callbacks)
+
+
+async def test_redirect_and_url_documents_are_fetched_signed(
+    sim: CarrierSimulator, bridge: TinyBridge
+) -> None:
+    bridge.voice = lambda b: "<Response><Redirect>/menu</Redirect></Response>"
+    async with asyncio.timeout(10):
+        call = await sim.place_call(CALLER, OUR_NUMBER, bridge.base + "/voice")
+        await call.ended.wait()
+    assert bridge.menu_digits == [""]  # the relative redirect reached /menu, signature valid
+    assert [s.text for s in call.said] == ["You chose None"]
+
+
+async def test_close_ends_live_streams_and_leaves_no_tasks(aiohttp_server: Any) -> None:
+    simulator = CarrierSimulator()
+    tiny = TinyBridge(simulator)
+    server: TestServer = await aiohttp_server(tiny.app)
+    tiny.base = str(server.make_url("")).rstrip("/")
+    before = asyncio.all_tasks()
+    async with asyncio.timeout(10):
+        call = await simulator.place_call(CALLER, OUR_NUMBER, tiny.base + "/voice")
+        leg = await tiny.legs.get()
+        await leg.next(Started)
+        await simulator.close()
+        await leg.next(Stopped)
+        await leg.closed.wait()
+    assert call.ended.is_set()
+    assert call.status_callbacks == []
+    assert [t for t in asyncio.all_tasks() - before if not t.done()] == []
+    with pytest.raises(RuntimeError, match="closed"):
+        await simulator.place_call(CALLER, OUR_NUMBER, tiny.base + "/voice")
