@@ -27,6 +27,7 @@ from bridge.sim.twiml_parse import Stream
 HANDSHAKE_ERROR = 31920
 CONNECTION_ERROR = 31902
 URL_SCHEME_ERROR = 31922
+MALFORMED_URL = 31923
 
 
 def new_sid(prefix: str) -> str:
@@ -164,6 +165,8 @@ async def open_stream(
     if scheme not in ("ws", "wss"):
         record.warn(URL_SCHEME_ERROR, f"stream URL scheme {scheme!r} is not wss")
         return None
+    if "?" in stream.url:  # Twilio: "query strings are not supported", use <Parameter>
+        record.warn(MALFORMED_URL, "stream URL has a query string; Twilio does not support it")
     try:
         ws = await http.ws_connect(stream.url)
     except aiohttp.WSServerHandshakeError as error:

@@ -99,7 +99,7 @@ async def test_create_call_answer_and_status_callbacks(
     sent = [params for _, params in receiver.received]
     assert [p["CallStatus"] for p in sent] == ["initiated", "ringing", "in-progress", "completed"]
     assert [p["SequenceNumber"] for p in sent] == ["0", "1", "2", "3"]
-    assert sent[-1]["CallDuration"] == "1"
+    assert int(sent[-1]["CallDuration"]) >= 1  # whole seconds, rounded up
     assert {(p["From"], p["To"], p["Direction"]) for p in sent} == {
         (CALLER_ID, AGENT, "outbound-api")
     }
@@ -226,7 +226,8 @@ async def test_the_synchronous_twilio_client_works_unchanged(
         fetched = await asyncio.to_thread(lambda: client.calls(created.sid).fetch())
     assert created.status == "queued"
     assert created.direction == "outbound-api"
-    assert (fetched.status, fetched.duration) == ("completed", "1")
+    assert fetched.status == "completed"
+    assert int(fetched.duration) >= 1
     assert fetched.end_time is not None
     assert [(valid, p["CallStatus"]) for valid, p in receiver.fetched] == [(True, "in-progress")]
     assert [(valid, p["CallStatus"]) for valid, p in receiver.received] == [

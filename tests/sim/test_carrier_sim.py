@@ -7,6 +7,7 @@ on an event, guarded by `asyncio.timeout`.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -47,6 +48,7 @@ class Leg:
     proto: TwilioMediaStream = field(default_factory=TwilioMediaStream)
     events: asyncio.Queue[Event] = field(default_factory=asyncio.Queue)
     closed: asyncio.Event = field(default_factory=asyncio.Event)
+    media: list[tuple[float, Media]] = field(default_factory=list)  # arrival time, frame
 
     async def next(self, kind: type[E]) -> E:
         while True:
@@ -124,8 +126,10 @@ class TinyBridge:
                 event = leg.proto.parse(msg.data)
                 if event is not None:
                     leg.events.put_nowait(event)
-                if isinstance(event, Media) and self.echo:
-                    await leg.ws.send_str(leg.proto.media(event.payload))
+                if isinstance(event, Media):
+                    leg.media.append((time.perf_counter(), event))
+                    if self.echo:
+                        await leg.ws.send_str(leg.proto.media(event.payload))
         leg.closed.set()
         return leg.ws
 
@@ -178,6 +182,13 @@ async def test_caller_hears_own_audio_echoed_in_order(
     assert 0 <= call.start_to_first_media_s < 0.5
     assert call.heard_wav()[:4] == b"RIFF"
     assert call.ended.is_set()
+    # Paced like a phone line: 20 ms frames on an absolute schedule, counters as documented.
+    frames = [frame for _, frame in leg.media]
+    assert [f.chunk for f in frames] == list(range(1, len(frames) + 1))
+    assert [f.timestamp_ms for f in frames] == [20 * i for i in range(len(frames))]
+    assert {len(f.payload) for f in frames} == {160}
+    span = leg.media[-1][0] - leg.media[0][0]
+    assert 0.018 < span / (len(frames) - 1) < 0.023
 
 
 async def test_marks_echo_after_playback_and_clear_flushes(
@@ -270,7 +281,7 @@ async def test_party_hangs_up_after_script_and_callbacks_are_signed(
     sent = [params for _, params in bridge.callbacks]
     assert [p["CallStatus"] for p in sent] == ["ringing", "in-progress", "completed"]
     assert [p["SequenceNumber"] for p in sent] == ["0", "1", "2"]
-    assert sent[-1]["CallDuration"] == "1"
+    assert int(sent[-1]["CallDuration"]) >= 1  # whole seconds, rounded up
     assert {p["CallSid"] for p in sent} == {call.sid}
     assert sent[0]["Direction"] == "inbound"
 
@@ -458,3 +469,18 @@ async def test_close_ends_live_streams_and_leaves_no_tasks(aiohttp_server: Any) 
     assert [t for t in asyncio.all_tasks() - before if not t.done()] == []
     with pytest.raises(RuntimeError, match="closed"):
         await simulator.place_call(CALLER, OUR_NUMBER, tiny.base + "/voice")
+
+
+async def test_stream_url_scheme_and_query_are_checked_like_twilio(
+    sim: CarrierSimulator, bridge: TinyBridge
+) -> None:
+    bridge.voice = lambda b: (
+        "<Response>"
+        f"<Connect><Stream url='{b.base}/media'/></Connect>"
+        f"<Connect><Stream url='{b.ws_url}?ticket=t'/></Connect>"
+        "</Response>"
+    )
+    async with asyncio.timeout(10):
+        call = await sim.place_call(CALLER, OUR_NUMBER, bridge.base + "/voice")
+        await call.ended.wait()
+    assert [w.code for w in call.warnings] == [31922, 31923, 31920]
