@@ -25,13 +25,18 @@ class CallPlan:
         """The legs this call needs before audio flows."""
         return (Role.CUSTOMER, Role.AGENT) if self.agent else (Role.CUSTOMER,)
 
+    def party(self, role: Role) -> str | None:
+        """The number (or SIP URI) that reaches `role`'s party, where the bridge knows it."""
+        return self.agent if role is Role.AGENT else self.customer
+
     def dial_target(self, role: Role) -> str | None:
-        """Whom the bridge itself must dial for `role` once the other leg is up, if anyone."""
-        if self.direction is Direction.INBOUND and role is Role.AGENT:
-            return self.agent
-        if self.direction is Direction.OUTBOUND and role is Role.CUSTOMER:
-            return self.customer
-        return None
+        """Whom the call itself must dial for `role` once the first leg is up, if anyone.
+
+        Inbound: the customer called us, we dial the agent. Outbound: the API dialled the agent
+        first; the customer is dialled once the agent's leg is up.
+        """
+        first = Role.CUSTOMER if self.direction is Direction.INBOUND else Role.AGENT
+        return None if role is first else self.party(role)
 
     @property
     def apology(self) -> str:

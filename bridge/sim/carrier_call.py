@@ -123,6 +123,14 @@ class SimCall(Recording):
             else:
                 self.keypad.put_nowait(key)
 
+    def speak(self, pcm: bytes) -> None:
+        """The party starts saying `pcm` (8 kHz PCM16) now, after whatever it has not said yet.
+
+        Tests speak once the call is bridged, so that every word can be accounted for.
+        """
+        self._speech = self._speech[self._spoken :] + codecs.encode(Encoding.MULAW, pcm)
+        self._spoken = 0
+
     def _speak(self) -> bytes:
         """The party's next 20 ms of voice (mu-law); silence once the script is spoken."""
         frame = self._speech[self._spoken : self._spoken + FRAME_BYTES]
@@ -133,12 +141,14 @@ class SimCall(Recording):
 
     def api_status(self, status: str) -> None:
         """`Status=completed` hangs up in any state; `canceled` only before the answer."""
+        self.api_updates.append(f"Status={status}")
         if status == "canceled" and self.answered.is_set():
             return
         self._end("completed" if self.answered.is_set() else "canceled")
 
     def api_redirect(self, document: Document) -> None:
         """New TwiML: ends the running verb (a stream gets stop + close) and runs it."""
+        self.api_updates.append("Twiml" if document.verbs is not None else "Url")
         self.updated_at = datetime.now(UTC)
         if not self.answered.is_set():
             self._document = document  # run when answered

@@ -36,6 +36,7 @@ class Recording:
         self.said: list[Said] = []  # every <Say> the party heard
         self.digits_sent: list[str] = []  # keys pressed: one entry per Gather / press()
         self.statuses: list[str] = []  # call statuses in order: queued, ringing, in-progress, ...
+        self.api_updates: list[str] = []  # REST updates received: "Status=completed", "Twiml", ...
         self.status_callbacks: list[StatusCallbackRecord] = []
         self.warnings: list[CarrierWarning] = []  # what Twilio's debugger would show
         self.stream_sids: list[str] = []

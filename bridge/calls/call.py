@@ -1,0 +1,389 @@
+"""One translated phone call: up to two legs, one Kallglot session, and their shared fate.
+
+Audio in from a leg goes to Kallglot tagged with the leg's role; translated audio comes back
+and is played to the party it is for. Whatever ends the call first (a hang-up, a status
+callback, the API, Kallglot), `end()` runs exactly once and always leaves nothing behind: the
+other leg hung up, the Kallglot session ended (so it stops billing), every task finished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from bridge.audio.converter import Converter
+from bridge.calls.connection import LegConnection
+from bridge.calls.model import CallState, EndReason, Mode, Role
+from bridge.calls.plan import CallPlan
+from bridge.calls.services import CallServices
+from bridge.carriers.twilio_rest import CarrierError
+from bridge.kallglot.errors import KallglotError
+from bridge.kallglot.events import AudioOutput, Ended, StreamFailed, Transcript
+from bridge.kallglot.models import Session
+from bridge.kallglot.stream import KallglotStream
+
+ROLES = {role.value: role for role in Role}
+FAILED_DIAL_STATUSES = frozenset({"busy", "no-answer", "failed", "canceled"})
+KALLGLOT_START_GRACE_S = 60.0  # teardown waits this long for a session create already under way
+ANSWER_GRACE_S = 15.0  # after the ring timeout, before a dialled leg counts as unanswered
+
+
+@dataclass(slots=True)
+class Leg:
+    role: Role
+    carrier_call_id: str | None = None
+    connection: LegConnection | None = None
+    to_kallglot: Converter | None = None
+    answered_at: float | None = None
+    gone: bool = False  # the carrier call is over: nothing to hang up
+    streams: int = 0  # media sockets this leg has had (more than one: a reconnect replaced it)
+
+
+@dataclass(slots=True)
+class TranscriptLine:
+    speaker: str | None
+    text: str
+    language: str | None
+    translation: str | None
+
+
+class Call:
+    def __init__(
+        self,
+        plan: CallPlan,
+        services: CallServices,
+        on_ended: Callable[[Call], None] = lambda _: None,
+    ) -> None:
+        self.plan = plan
+        self.id = plan.call_id
+        self.state = CallState.RINGING
+        self.legs: dict[Role, Leg] = {}
+        self.session: Session | None = None
+        self.stream: KallglotStream | None = None
+        self.transcript: list[TranscriptLine] = []
+        self.created_at = services.clock()
+        self.answered_at: float | None = None
+        self.ended_at: float | None = None
+        self.end_reason: EndReason | None = None
+        self.error: str | None = None
+        self.dropped_outputs = 0
+        self.activated = asyncio.Event()  # audio flows from here on (tests and drain await it)
+        self._services = services
+        self._on_ended = on_ended
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._kallglot_start: asyncio.Task[None] | None = None
+        self._dials: list[asyncio.Task[None]] = []  # awaited, never cancelled: see _teardown
+        self._ending: asyncio.Task[None] | None = None
+        self._ended = asyncio.Event()
+        self._detaching: set[asyncio.Task[None]] = set()
+        self._log = structlog.get_logger(__name__).bind(call_id=self.id)
+
+    # -- legs ---------------------------------------------------------------------------------
+
+    async def attach(self, role: Role, connection: LegConnection) -> None:
+        """A media stream for `role` started; a second one for the same leg replaces the first."""
+        if self.state in (CallState.ENDING, CallState.ENDED):
+            await connection.close(1000, "call has ended")
+            return
+        leg = self.legs.setdefault(role, Leg(role))
+        previous, leg.connection = leg.connection, connection
+        leg.carrier_call_id = leg.carrier_call_id or connection.carrier_call_id
+        leg.streams += 1
+        leg.answered_at = leg.answered_at or self._services.clock()
+        connection.start()
+        log = self._log.bind(leg=role.value, stream_id=connection.stream_id)
+        if previous is not None:
+            log.info("leg_stream_replaced", streams=leg.streams)
+            await previous.close(1000, "replaced by a newer stream for this leg")
+        else:
+            log.info("leg_connected", carrier_call_id=connection.carrier_call_id)
+        if self._kallglot_start is None:
+            self.state = CallState.BRIDGING
+            self._kallglot_start = self._spawn(self._start_kallglot(), "kallglot-start")
+        for other in self.plan.roles:
+            if other not in self.legs and self.plan.dial_target(other) is not None:
+                self.legs[other] = Leg(other)
+                self._dials.append(self._spawn(self._dial(other), f"dial-{other}"))
+        self._maybe_activate()
+
+    def detach(self, role: Role, connection: LegConnection, reason: str) -> Awaitable[None]:
+        """A leg's media socket ended. Unless a newer stream replaced it, the party is gone.
+
+        The work runs in a task of its own and the caller awaits it shielded: aiohttp may cancel
+        a handler whose peer dropped the connection, and hanging up the other leg and ending the
+        Kallglot session must not be cut short by that.
+        """
+        task = asyncio.create_task(self._detach(role, connection, reason), name=f"detach-{self.id}")
+        self._detaching.add(task)
+        task.add_done_callback(self._detaching.discard)
+        return asyncio.shield(task)
+
+    async def _detach(self, role: Role, connection: LegConnection, reason: str) -> None:
+        leg = self.legs.get(role)
+        await connection.close(1000, reason)
+        if leg is None or leg.connection is not connection:
+            return
+        leg.gone = True
+        self._log.info("leg_gone", leg=role.value, reason=reason)
+        await self.end(EndReason.hangup_by(role))
+
+    def carrier_status(self, role: Role, carrier_call_id: str, status: str) -> None:
+        """A signed status callback for one of this call's carrier calls (answered at once;
+        any teardown it causes runs in the background)."""
+        leg = self.legs.get(role)
+        if leg is None or (leg.carrier_call_id not in (None, carrier_call_id)):
+            self._log.info("status_for_unknown_leg", leg=role.value, status=status)
+            return
+        if status in ("in-progress", "answered"):
+            leg.answered_at = leg.answered_at or self._services.clock()
+        elif status in FAILED_DIAL_STATUSES and leg.connection is None:
+            leg.gone = True
+            self.request_end(EndReason.unavailable(role), apologize=(role.other,), detail=status)
+        elif status in FAILED_DIAL_STATUSES or status == "completed":
+            leg.gone = True
+            self.request_end(EndReason.hangup_by(role), detail=status)
+
+    # -- audio --------------------------------------------------------------------------------
+
+    def on_media(self, role: Role, payload: bytes) -> None:
+        """Carrier audio from `role` (hot path: 50 calls a second per leg)."""
+        leg = self.legs[role]
+        connection = leg.connection
+        if connection is not None:
+            connection.frames_in += 1
+        if self.state is not CallState.ACTIVE or self.stream is None or leg.to_kallglot is None:
+            return
+        self.stream.send_audio(role.value, leg.to_kallglot.convert(payload))
+        if self.plan.mode is Mode.ASSISTIVE and role is Role.CUSTOMER and connection is not None:
+            agent = self.legs.get(Role.AGENT)
+            if agent is not None and agent.connection is not None:
+                agent.connection.play(connection.messages.media_format, payload)
+
+    def on_mark(self, role: Role, name: str) -> None:
+        leg = self.legs.get(role)
+        if leg is not None and leg.connection is not None:
+            leg.connection.mark_played(name)
+
+    def _route_output(self, output: AudioOutput) -> None:
+        target = self._listener(output)
+        leg = self.legs.get(target) if target is not None else None
+        if leg is None or leg.connection is None:
+            self.dropped_outputs += 1
+            return
+        leg.connection.play(output.format, output.data)
+
+    def _listener(self, output: AudioOutput) -> Role | None:
+        """Who hears translated audio: the one leg, else whom Kallglot names, else the other party."""
+        if len(self.plan.roles) == 1:
+            return Role.CUSTOMER
+        if output.target in ROLES:
+            return ROLES[output.target]
+        if output.speaker in ROLES:
+            return ROLES[output.speaker].other
+        return None
+
+    # -- Kallglot -----------------------------------------------------------------------------
+
+    async def _start_kallglot(self) -> None:
+        services, plan = self._services, self.plan
+        try:
+            self.session = await services.kallglot.create_session(
+                mode=plan.mode.value,
+                source_language=plan.customer_language,
+                target_language=plan.agent_language,
+                metadata={"call_id": self.id, "direction": plan.direction.value},
+                idempotency_key=f"{self.id}:create",
+            )
+            self._log = self._log.bind(session_id=self.session.id)
+            stream = KallglotStream(services.kallglot, self.session, services.kallglot_settings)
+            await stream.connect()
+        except KallglotError as exc:
+            self._log.warning("kallglot_start_failed", error=str(exc))
+            self.request_end(EndReason.KALLGLOT_FAILED, apologize=self.plan.roles, detail=str(exc))
+            return
+        self.stream = stream
+        self._spawn(self._pump(stream), "kallglot-events")
+        self._log.info("kallglot_ready", protocol=str(stream.input_format))
+        self._maybe_activate()
+
+    async def _pump(self, stream: KallglotStream) -> None:
+        async for event in stream.events():
+            if isinstance(event, AudioOutput):
+                self._route_output(event)
+            elif isinstance(event, Transcript):
+                if event.final:
+                    self.transcript.append(
+                        TranscriptLine(
+                            event.speaker, event.text, event.language, event.translation_text
+                        )
+                    )
+            elif isinstance(event, Ended):
+                self.request_end(EndReason.KALLGLOT_ENDED, detail=event.reason)
+            elif isinstance(event, StreamFailed):
+                self.request_end(
+                    EndReason.KALLGLOT_FAILED, apologize=self.plan.roles, detail=event.reason
+                )
+
+    def _maybe_activate(self) -> None:
+        if self.state is not CallState.BRIDGING or self.stream is None:
+            return
+        if any(self._connection(role) is None for role in self.plan.roles):
+            return
+        for role in self.plan.roles:
+            leg = self.legs[role]
+            connection = leg.connection
+            assert connection is not None
+            leg.to_kallglot = Converter(connection.messages.media_format, self.stream.input_format)
+        self.state = CallState.ACTIVE
+        self.activated.set()
+        self.answered_at = self._services.clock()
+        self._log.info("call_active", legs=[r.value for r in self.plan.roles])
+
+    def _connection(self, role: Role) -> LegConnection | None:
+        leg = self.legs.get(role)
+        return leg.connection if leg is not None else None
+
+    # -- dialling -----------------------------------------------------------------------------
+
+    async def _dial(self, role: Role) -> None:
+        try:
+            carrier_call_id = await self._services.control.dial(self.plan, role)
+        except CarrierError as exc:
+            self._log.warning("dial_failed", leg=role.value, error=str(exc))
+            self.request_end(EndReason.unavailable(role), apologize=(role.other,), detail=str(exc))
+            return
+        self.legs[role].carrier_call_id = carrier_call_id
+        self._log.info("leg_dialled", leg=role.value, carrier_call_id=carrier_call_id)
+        if self.state is CallState.BRIDGING:
+            self._spawn(self._answer_watchdog(role), f"watchdog-{role}")
+
+    async def _answer_watchdog(self, role: Role) -> None:
+        """A lost status callback must not leave the first party waiting forever."""
+        await asyncio.sleep(self._services.settings.ring_timeout_s + ANSWER_GRACE_S)
+        if self.legs[role].connection is None:
+            self.request_end(EndReason.unavailable(role), apologize=(role.other,), detail="timeout")
+
+    # -- ending -------------------------------------------------------------------------------
+
+    def request_end(
+        self, reason: EndReason, *, apologize: Iterable[Role] = (), detail: str | None = None
+    ) -> asyncio.Task[None]:
+        """Starts the one teardown (later requests join it); safe from inside the call's tasks."""
+        if self._ending is None:
+            self._ending = asyncio.create_task(
+                self._teardown(reason, tuple(apologize), detail), name=f"end-{self.id}"
+            )
+        return self._ending
+
+    async def end(
+        self, reason: EndReason, *, apologize: Iterable[Role] = (), detail: str | None = None
+    ) -> None:
+        await asyncio.shield(self.request_end(reason, apologize=apologize, detail=detail))
+
+    async def _teardown(
+        self, reason: EndReason, apologize: tuple[Role, ...], detail: str | None
+    ) -> None:
+        self.state = CallState.ENDING
+        self.end_reason, self.error = reason, detail
+        self._log.info("call_ending", reason=reason.value, detail=detail)
+        # A dial or session create already sent may have created something billable: let those
+        # finish (their clients bound them) so that what they created is released below.
+        for task in self._tasks - {self._kallglot_start, *self._dials}:
+            task.cancel()
+        await asyncio.gather(*self._dials, return_exceptions=True)
+        await self._release_carrier(apologize)
+        await self._release_kallglot()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.state = CallState.ENDED
+        self.ended_at = self._services.clock()
+        self._log.info("call_summary", **self.summary())
+        self._ended.set()
+        self._on_ended(self)
+
+    async def _release_carrier(self, apologize: tuple[Role, ...]) -> None:
+        control, plan = self._services.control, self.plan
+
+        async def release(leg: Leg) -> None:
+            if leg.carrier_call_id is None or leg.gone:
+                return
+            try:
+                if leg.role in apologize:
+                    await control.say_and_hang_up(
+                        leg.carrier_call_id, plan.apology, plan.say_language
+                    )
+                else:
+                    await control.hang_up(leg.carrier_call_id)
+            except CarrierError as exc:
+                self._log.warning("hang_up_failed", leg=leg.role.value, error=str(exc))
+
+        await asyncio.gather(*(release(leg) for leg in self.legs.values()))
+        for leg in self.legs.values():
+            if leg.connection is not None:
+                await leg.connection.close(1000, "call ended")
+
+    async def _release_kallglot(self) -> None:
+        if self._kallglot_start is not None and not self._kallglot_start.done():
+            # A create already sent may bill a session: let it finish, then end that session.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(KALLGLOT_START_GRACE_S):
+                    await asyncio.shield(self._kallglot_start)
+            self._kallglot_start.cancel()
+        if self.stream is not None:
+            await self.stream.close()
+        elif self.session is not None:
+            try:
+                await self._services.kallglot.end_session(
+                    self.session.id, idempotency_key=f"{self.id}:end"
+                )
+            except KallglotError as exc:
+                self._log.error("kallglot_end_failed", error=str(exc))
+
+    # -- housekeeping -------------------------------------------------------------------------
+
+    def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro, name=f"{name}-{self.id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def ended(self) -> None:
+        """Returns once the call has ended (for whatever reason, whenever that is)."""
+        await self._ended.wait()
+
+    def summary(self) -> dict[str, Any]:
+        now = self.ended_at or self._services.clock()
+        legs = {}
+        for role, leg in self.legs.items():
+            connection = leg.connection
+            stats = connection.buffer.stats if connection is not None else None
+            legs[role.value] = {
+                "carrier_call_id": leg.carrier_call_id,
+                "stream_id": connection.stream_id if connection else None,
+                "streams": leg.streams,
+                "frames_in": connection.frames_in if connection else 0,
+                "frames_out": stats.frames_sent if stats else 0,
+                "frames_heard": stats.frames_heard if stats else 0,
+                "frames_dropped": stats.frames_dropped if stats else 0,
+                "underflows": stats.underflows if stats else 0,
+            }
+        return {
+            "call_id": self.id,
+            "state": self.state.value,
+            "direction": self.plan.direction.value,
+            "mode": self.plan.mode.value,
+            "customer_language": self.plan.customer_language,
+            "agent_language": self.plan.agent_language,
+            "session_id": self.session.id if self.session else None,
+            "created_at": self.created_at,
+            "answered_at": self.answered_at,
+            "ended_at": self.ended_at,
+            "duration_s": round(now - self.created_at, 3),
+            "end_reason": self.end_reason.value if self.end_reason else None,
+            "error": self.error,
+            "legs": legs,
+        }

@@ -1,0 +1,61 @@
+"""All settings, from the environment, validated together at start-up.
+
+Every mistake is reported at once, each naming its setting, so a deployment is fixed in one
+round rather than one error per restart. Kallglot and Twilio may be left unconfigured for local
+use: `serve` then starts the simulators beside the bridge and says so loudly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from bridge.calls.settings import BridgeSettings
+from bridge.carriers.twilio_config import TwilioSettings
+from bridge.kallglot.config import KallglotSettings
+from bridge.settings import ConfigError, Env, env_bool, env_choice
+
+T = TypeVar("T")
+TWILIO_CREDENTIALS = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_CALLER_ID")
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    bridge: BridgeSettings
+    kallglot: KallglotSettings
+    twilio: TwilioSettings | None  # None: no carrier account configured (local use only)
+    log_level: str = "info"
+    log_json: bool | None = None
+
+    @classmethod
+    def from_env(cls, env: Env) -> Config:
+        errors: list[str] = []
+
+        def read(reader: Callable[[Env], T]) -> T | None:
+            try:
+                return reader(env)
+            except ConfigError as exc:
+                errors.append(str(exc))
+                return None
+
+        bridge = read(BridgeSettings.from_env)
+        kallglot = read(KallglotSettings.from_env)
+        twilio = (
+            read(TwilioSettings.from_env) if any(env.get(n) for n in TWILIO_CREDENTIALS) else None
+        )
+        level = read(
+            lambda e: env_choice(
+                e, "BRIDGE_LOG_LEVEL", "info", ("debug", "info", "warning", "error")
+            )
+        )
+        json_logs = (
+            read(lambda e: env_bool(e, "BRIDGE_LOG_JSON", True))
+            if env.get("BRIDGE_LOG_JSON")
+            else None
+        )
+        if errors or bridge is None or kallglot is None or level is None:
+            raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(errors))
+        return cls(
+            bridge=bridge, kallglot=kallglot, twilio=twilio, log_level=level, log_json=json_logs
+        )

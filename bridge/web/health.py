@@ -1,0 +1,20 @@
+"""Probes: /healthz says the process is alive, /readyz whether it should get new calls."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bridge.web.keys import REGISTRY
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    registry = request.app[REGISTRY]
+    if registry.draining:
+        return web.json_response({"ready": False, "reason": "draining"}, status=503)
+    if not registry.accepting():
+        return web.json_response({"ready": False, "reason": "at BRIDGE_MAX_CALLS"}, status=503)
+    return web.json_response({"ready": True, "calls": len(registry)})

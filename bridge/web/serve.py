@@ -1,0 +1,141 @@
+"""`python -m bridge serve`: run the bridge until SIGTERM/SIGINT, then drain and exit 0.
+
+Without KALLGLOT_API_KEY the built-in Kallglot simulator starts beside the bridge, and without
+Twilio credentials a simulated carrier does: both say so loudly, because a bridge that quietly
+"translates" against a simulator in production would be worse than one that refuses to start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import os
+import signal
+import sys
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+import structlog
+from aiohttp import web
+
+from bridge.calls.model import EndReason
+from bridge.carriers.twilio_config import TwilioSettings
+from bridge.config import Config
+from bridge.log import configure_logging
+from bridge.settings import ConfigError
+from bridge.web.app import create_app
+from bridge.web.keys import REGISTRY
+
+log = structlog.get_logger(__name__)
+DEV_CALLER_ID = "+15550100000"
+AGENT_SPEECH = Path(__file__).resolve().parents[2] / "tests" / "data" / "agent_en.wav"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", help="interface to listen on (default BRIDGE_HOST or 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="TCP port (default BRIDGE_PORT or 8080)")
+
+
+def run(args: argparse.Namespace) -> int:
+    env = dict(os.environ)
+    if args.host:
+        env["BRIDGE_HOST"] = args.host
+    if args.port:
+        env["BRIDGE_PORT"] = str(args.port)
+    try:
+        config = Config.from_env(env)
+    except ConfigError as exc:
+        print(f"kallglot-bridge: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(config.log_level, config.log_json)
+    return asyncio.run(serve(config))
+
+
+async def serve(config: Config) -> int:
+    async with AsyncExitStack() as stack:
+        config = await _with_simulators(config, stack)
+        if config.bridge.secret_is_ephemeral:
+            log.warning(
+                "BRIDGE_SECRET is not set: call tickets are signed with a random per-process "
+                "secret, so instances cannot verify each other's tickets. Set it in production."
+            )
+        app = create_app(config)
+        runner = web.AppRunner(app, handle_signals=False)
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        await web.TCPSite(runner, config.bridge.host, config.bridge.port).start()
+        log.info(
+            "bridge_listening",
+            address=f"http://{config.bridge.host}:{config.bridge.port}",
+            public_url=config.bridge.public_url,
+        )
+        await _until_signalled()
+        await drain(app, config.bridge.drain_timeout_s)
+    return 0
+
+
+async def drain(app: web.Application, timeout_s: float) -> None:
+    """Stop taking calls, let live ones finish (up to `timeout_s`), then end the rest cleanly."""
+    registry = app[REGISTRY]
+    registry.draining = True
+    log.info("draining", live_calls=len(registry), timeout_s=timeout_s)
+    try:
+        async with asyncio.timeout(timeout_s):
+            await registry.wait_idle()
+    except TimeoutError:
+        await registry.end_all(EndReason.DRAIN_TIMEOUT)
+    log.info("drained")
+
+
+async def _until_signalled() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
+async def _with_simulators(config: Config, stack: AsyncExitStack) -> Config:
+    if config.kallglot.api_key is None:
+        from bridge.sim.kallglot import KallglotSimulator
+
+        simulator = KallglotSimulator()
+        runner = web.AppRunner(simulator.app())
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}/v1"
+        config = dataclasses.replace(
+            config,
+            kallglot=dataclasses.replace(config.kallglot, api_url=url, api_key=simulator.api_key),
+        )
+        log.warning(
+            "KALLGLOT_API_KEY is not set: using the built-in Kallglot SIMULATOR, which echoes "
+            "speech instead of translating it. Set KALLGLOT_API_KEY for real translation.",
+            simulator_url=url,
+        )
+    if config.twilio is None:
+        from bridge.audio.wav import parse_wav
+        from bridge.sim.carrier import CarrierSimulator
+        from bridge.sim.softphone import Phone
+
+        speech = parse_wav(AGENT_SPEECH.read_bytes())[1] if AGENT_SPEECH.exists() else b""
+        carrier = CarrierSimulator(default_phone=Phone(ring_s=1.0, audio=speech))
+        api_url = await carrier.start()
+        stack.push_async_callback(carrier.close)
+        twilio = TwilioSettings(carrier.account_sid, carrier.auth_token, DEV_CALLER_ID, api_url)
+        config = dataclasses.replace(config, twilio=twilio)
+        log.warning(
+            "Twilio credentials are not set: the bridge dials through a SIMULATED carrier where "
+            "every number answers. Place a test call with: python -m bridge call --bridge "
+            f"http://127.0.0.1:{config.bridge.port} --account-sid {carrier.account_sid} "
+            f"--auth-token {carrier.auth_token} --to +15550100001 --audio tests/data/customer_de.wav",
+            carrier_api_url=api_url,
+        )
+    return config

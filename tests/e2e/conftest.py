@@ -1,0 +1,128 @@
+"""The whole system on loopback: Kallglot simulator, Twilio simulator and the bridge, all real.
+
+Tests drive calls from the carrier side (simulated phones) and observe only what a party heard,
+what the simulators recorded, and what the bridge's API and logs say.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from bridge.audio import codecs
+from bridge.audio.formats import Encoding
+from bridge.calls.call import Call
+from bridge.config import Config
+from bridge.sim.carrier import CarrierSimulator
+from bridge.sim.kallglot import KallglotSimulator
+from bridge.web.app import create_app
+from bridge.web.keys import REGISTRY
+
+CENTRE = "+15550100001"  # the number customers dial
+AGENT = "+15550100002"
+CUSTOMER = "+15550100003"
+SOLO = "+15550100021"  # a one-leg route
+ASSIST = "+15550100031"  # assistive translation
+CALLER_ID = "+15550100000"
+API_TOKEN = "test-api-token"
+SECRET = "x" * 40
+
+ROUTES = f"""
+[routes."{CENTRE}"]
+agent = "{AGENT}"
+customer_language = "de"
+agent_language = "en"
+apology = "Leider ist niemand erreichbar."
+
+[routes."{SOLO}"]
+customer_language = "de"
+agent_language = "en"
+
+[routes."{ASSIST}"]
+agent = "{AGENT}"
+mode = "assistive_translation"
+customer_language = "de"
+agent_language = "en"
+"""
+
+
+def mulaw(pcm: bytes) -> bytes:
+    return codecs.encode(Encoding.MULAW, pcm)
+
+
+@dataclass
+class Stack:
+    kallglot: KallglotSimulator
+    carrier: CarrierSimulator
+    bridge: TestServer
+    app: web.Application
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return str(self.bridge.make_url("")).rstrip("/")
+
+    @property
+    def voice_url(self) -> str:
+        return self.url + "/twilio/voice"
+
+    def live_calls(self) -> list[Call]:
+        return self.app[REGISTRY].live()
+
+    async def call_for(self, predicate: Callable[[Call], bool] = lambda _: True) -> Call:
+        """The live call the test is about, once the bridge has it."""
+        return await self.app[REGISTRY].wait_for(predicate)
+
+    def api_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {API_TOKEN}"}
+
+
+StackFactory = Callable[..., Awaitable[Stack]]
+
+
+@pytest.fixture
+async def make_stack(
+    aiohttp_server: Any, unused_tcp_port_factory: Callable[[], int], tmp_path: Path
+) -> AsyncIterator[StackFactory]:
+    made: list[Stack] = []
+
+    async def make(translation_delay_s: float = 0.1, **env_overrides: str) -> Stack:
+        kallglot = KallglotSimulator(translation_delay_s=translation_delay_s)
+        kallglot_server = await aiohttp_server(kallglot.app())
+        carrier = CarrierSimulator()
+        carrier_server = await aiohttp_server(carrier.app)
+        carrier.api_url = str(carrier_server.make_url("")).rstrip("/")
+        routes = tmp_path / "routes.toml"
+        routes.write_text(ROUTES)
+        port = unused_tcp_port_factory()
+        env = {
+            "BRIDGE_PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "BRIDGE_SECRET": SECRET,
+            "BRIDGE_API_TOKEN": API_TOKEN,
+            "BRIDGE_ROUTES": str(routes),
+            "BRIDGE_RING_TIMEOUT_S": "5",
+            "KALLGLOT_API_URL": str(kallglot_server.make_url("/v1")),
+            "KALLGLOT_API_KEY": kallglot.api_key,
+            "KALLGLOT_RETRY_TOTAL_S": "5",
+            "KALLGLOT_RECONNECT_TOTAL_S": "3",
+            "TWILIO_ACCOUNT_SID": carrier.account_sid,
+            "TWILIO_AUTH_TOKEN": carrier.auth_token,
+            "TWILIO_CALLER_ID": CALLER_ID,
+            "TWILIO_API_URL": carrier.api_url,
+            **env_overrides,
+        }
+        app = create_app(Config.from_env(env))
+        bridge = await aiohttp_server(app, port=port)
+        stack = Stack(kallglot, carrier, bridge, app, env)
+        made.append(stack)
+        return stack
+
+    yield make
+    for stack in made:
+        await stack.carrier.close()
