@@ -80,7 +80,8 @@ class Connector:
             delay = min(s.reconnect_max_delay_s, max(s.reconnect_first_delay_s, delay * 2))
             delay = self._rng.uniform(delay / 2, delay)
             try:
-                async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                budget = min(deadline - time.monotonic(), s.connect_timeout_s)
+                async with asyncio.timeout(max(0.0, budget)):
                     if refresh:
                         await self._refresh()
                         refresh = False

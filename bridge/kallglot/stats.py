@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bridge.kallglot.events import AudioOutput, Malformed, ServerEvent, Unknown
 from bridge.kallglot.outbox import Outbox
 
 
@@ -20,6 +21,15 @@ class StreamStats:
     pings_sent: int = 0
     malformed: int = 0
     unknown: int = 0
+
+    def observe(self, event: ServerEvent) -> None:
+        if isinstance(event, AudioOutput):
+            key = event.speaker or "?"
+            self.bytes_received[key] = self.bytes_received.get(key, 0) + len(event.data)
+        elif isinstance(event, Malformed):
+            self.malformed += 1
+        elif isinstance(event, Unknown):
+            self.unknown += 1
 
     @property
     def bytes_accepted(self) -> dict[str, int]:

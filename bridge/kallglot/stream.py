@@ -1,6 +1,6 @@
 """One Kallglot session's stream: send audio, receive events, survive drops, end cleanly.
 
-Three tasks per connection (reader, writer, pinger) and one supervisor per stream; nothing per
+Three tasks per connection (reader, `Sender`, `Keepalive`) and one supervisor per stream; nothing per
 frame. `send_audio` only appends to the `Outbox` and, when a whole chunk is ready, wakes the
 writer. When the socket drops, the supervisor reconnects (first attempt within
 `reconnect_first_delay_s`, then capped exponential backoff with jitter), fetching a fresh token via
@@ -28,7 +28,6 @@ from bridge.kallglot.connection import SessionGone
 from bridge.kallglot.connector import Connector
 from bridge.kallglot.errors import KallglotError, StreamError
 from bridge.kallglot.events import (
-    AudioOutput,
     Ended,
     Malformed,
     Pong,
@@ -39,10 +38,12 @@ from bridge.kallglot.events import (
     StreamFailed,
     Unknown,
 )
+from bridge.kallglot.keepalive import Keepalive
 from bridge.kallglot.models import Session
 from bridge.kallglot.outbox import Outbox
 from bridge.kallglot.protocol import StreamProtocol, protocol_for
 from bridge.kallglot.rest import KallglotClient
+from bridge.kallglot.sender import Sender
 from bridge.kallglot.stats import StreamStats
 
 log = structlog.get_logger("bridge.kallglot.stream")
@@ -84,19 +85,15 @@ class KallglotStream:
             rng or random.Random(),
             self._log,
         )
-        self._outbox = Outbox(
-            self._protocol.input_format, settings.chunk_ms, settings.reconnect_buffer_s
-        )
-        self.stats = StreamStats(self._outbox)
+        outbox = Outbox(self._protocol.input_format, settings.chunk_ms, settings.reconnect_buffer_s)
+        self.stats = StreamStats(outbox)
+        self._sender = Sender(outbox, self._protocol, self.stats)
+        self._keepalive = Keepalive(self._protocol, settings, self.stats, self._log)
         self._end_key = end_idempotency_key or f"{session.id}-end"
         self._events: asyncio.Queue[StreamEvent | None] = asyncio.Queue()
         self._finished = False
         self._ws: ClientConnection | None = None
-        self._wake = asyncio.Event()  # the writer has something to send
-        self._idle = asyncio.Event()  # the writer has sent everything queued
         self._server_ended = asyncio.Event()
-        self._pending_text: tuple[str, int, str] | None = None  # built but not yet sent
-        self._last_rx = 0.0
         self._supervisor: asyncio.Task[None] | None = None
         self._close_task: asyncio.Task[None] | None = None
 
@@ -114,8 +111,7 @@ class KallglotStream:
         """Queues audio (any length, in `input_format`). Never blocks, never raises."""
         if self.state in (State.CLOSING, State.CLOSED, State.FAILED):
             return
-        if self._outbox.push(speaker, data) and self._ws is not None:
-            self._wake.set()
+        self._sender.push(speaker, data)
 
     async def events(self) -> AsyncIterator[StreamEvent]:
         """Events until (and including) `Ended` or `StreamFailed`, or until the stream closes."""
@@ -137,6 +133,7 @@ class KallglotStream:
             await ws.close()
             raise StreamError("stream was closed while connecting")
         self.state = State.OPEN
+        self._ws = ws  # set now, not when the supervisor first runs: close() may come first
         self._supervisor = asyncio.create_task(
             self._supervise(ws), name=f"kallglot-{self.session.id}"
         )
@@ -177,6 +174,7 @@ class KallglotStream:
                 await ws.close()
                 return
             self.state = State.OPEN
+            self._ws = ws
             self.stats.connections += 1
             self.stats.reconnects += 1
             downtime = time.monotonic() - started
@@ -187,11 +185,10 @@ class KallglotStream:
 
     async def _run(self, ws: ClientConnection) -> None:
         """Serves one socket until it closes (or stalls); the outbox survives for the next one."""
-        self._ws = ws
-        self._last_rx = time.monotonic()
-        if self._outbox.pending or self._pending_text:
-            self._wake.set()
-        helpers = [asyncio.create_task(self._writer(ws)), asyncio.create_task(self._pinger(ws))]
+        helpers = [
+            asyncio.create_task(self._sender.run(ws)),
+            asyncio.create_task(self._keepalive.run(ws)),
+        ]
         for task in helpers:
             task.add_done_callback(lambda t: self._helper_done(ws, t))
         try:
@@ -208,52 +205,13 @@ class KallglotStream:
         protocol = self._protocol
         with contextlib.suppress(ConnectionClosed):
             async for raw in ws:
-                self._last_rx = time.monotonic()
+                self._keepalive.heard()
                 event = protocol.parse(raw)
                 if isinstance(event, Ended):
                     self._server_ended.set()
                     self._finish(event)
                     return
                 self._emit_server(event)
-
-    async def _writer(self, ws: ClientConnection) -> None:
-        outbox, stats = self._outbox, self.stats
-        while True:
-            if self._pending_text is None:
-                chunk = outbox.pop()
-                if chunk is None:
-                    self._idle.set()
-                    self._wake.clear()
-                    await self._wake.wait()
-                    continue
-                text = self._protocol.audio(chunk.speaker, chunk.data, chunk.timestamp_ms)
-                self._pending_text = (chunk.speaker, len(chunk.data), text)
-            speaker, nbytes, text = self._pending_text
-            await ws.send(text)  # ConnectionClosed ends the task; the text is resent later
-            self._pending_text = None
-            stats.chunks_sent += 1
-            stats.bytes_sent[speaker] = stats.bytes_sent.get(speaker, 0) + nbytes
-
-    async def _pinger(self, ws: ClientConnection) -> None:
-        s = self.settings
-        while True:
-            await asyncio.sleep(max(0.0, s.ping_interval_s - s.pong_timeout_s))
-            sent_at = time.monotonic()
-            text = self._protocol.ping()
-            if text is not None:
-                await ws.send(text)
-            else:
-                waiter = asyncio.ensure_future(await ws.ping())
-                waiter.add_done_callback(self._on_pong)
-            self.stats.pings_sent += 1
-            await asyncio.sleep(s.pong_timeout_s)
-            if self._last_rx < sent_at:
-                self.stats.stalls += 1
-                self._log.warning(
-                    "kallglot_stream_stalled", silent_s=round(time.monotonic() - sent_at, 3)
-                )
-                ws.transport.abort()
-                return
 
     def _helper_done(self, ws: ClientConnection, task: asyncio.Task[None]) -> None:
         """A writer or pinger that dies of anything but a closed socket must not leave the
@@ -264,10 +222,6 @@ class KallglotStream:
         if exc is not None and not isinstance(exc, ConnectionClosed):
             self._log.error("kallglot_stream_task_crashed", task=task.get_name(), error=repr(exc))
             ws.transport.abort()
-
-    def _on_pong(self, waiter: asyncio.Future[float]) -> None:
-        if not waiter.cancelled() and waiter.exception() is None:
-            self._last_rx = time.monotonic()
 
     # -- ending ---------------------------------------------------------------------------
 
@@ -281,6 +235,8 @@ class KallglotStream:
         except Exception as exc:
             self._log.info("kallglot_stream_end_failed", error=str(exc))
         finally:
+            if ws is not None and ws.close_code is None:
+                ws.transport.abort()
             if self._supervisor is not None:
                 self._supervisor.cancel()
                 await asyncio.gather(self._supervisor, return_exceptions=True)
@@ -297,12 +253,9 @@ class KallglotStream:
     async def _end_on_socket(self, ws: ClientConnection) -> None:
         """Flush the audio tail, send `session.end`, wait briefly for `session.ended`, close."""
         timeout = self.settings.end_timeout_s
-        if self._outbox.flush() or self._outbox.pending or self._pending_text:
-            self._idle.clear()
-            self._wake.set()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(timeout):
-                    await self._idle.wait()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._sender.drain()
         with contextlib.suppress(ConnectionClosed):
             await ws.send(self._protocol.end())
             with contextlib.suppress(TimeoutError):
@@ -316,19 +269,11 @@ class KallglotStream:
     def _emit_server(self, event: ServerEvent) -> None:
         if isinstance(event, Ready | Pong):
             return
-        if isinstance(event, AudioOutput):
-            key = event.speaker or "?"
-            self.stats.bytes_received[key] = self.stats.bytes_received.get(key, 0) + len(event.data)
-        elif isinstance(event, Malformed):
-            self.stats.malformed += 1
-            if self.stats.malformed <= LOGGED_ODDITIES:
-                self._log.warning(
-                    "kallglot_malformed_message", reason=event.reason, type=event.type
-                )
-        elif isinstance(event, Unknown):
-            self.stats.unknown += 1
-            if self.stats.unknown <= LOGGED_ODDITIES:
-                self._log.info("kallglot_unknown_message", type=event.type)
+        self.stats.observe(event)
+        oddities = self.stats.malformed + self.stats.unknown
+        if isinstance(event, Malformed | Unknown) and oddities <= LOGGED_ODDITIES:
+            detail = event.reason if isinstance(event, Malformed) else None
+            self._log.warning("kallglot_odd_message", type=event.type, malformed=detail)
         self._emit(event)
 
     def _emit(self, event: StreamEvent) -> None:

@@ -20,8 +20,8 @@ from typing import Any
 
 from aiohttp import web
 
-from bridge.sim.kallglot_rest import add_routes as add_rest_routes
-from bridge.sim.kallglot_rest import middleware
+from bridge.sim import kallglot_debug, kallglot_rest, kallglot_stream
+from bridge.sim.kallglot_http import middleware
 from bridge.sim.kallglot_state import (
     Faults,
     IdempotencyEntry,
@@ -31,7 +31,6 @@ from bridge.sim.kallglot_state import (
     new_id,
 )
 from bridge.sim.kallglot_stream import StreamConnection
-from bridge.sim.kallglot_stream import add_routes as add_stream_routes
 from bridge.sim.kallglot_translate import SHAPES, OutputShape, Segmentation
 from bridge.sim.kallglot_webhooks import WebhookSender
 
@@ -97,16 +96,22 @@ class KallglotSimulator:
     def app(self) -> web.Application:
         app = web.Application(middlewares=[middleware(self)])
         app[SIM_KEY] = self
-        add_rest_routes(app, self)
-        add_stream_routes(app, self)
+        kallglot_rest.add_routes(app, self)
+        kallglot_stream.add_routes(app, self)
+        kallglot_debug.add_routes(app, self)
+        app.on_shutdown.append(self._close_streams)
         app.cleanup_ctx.append(self._lifetime)
         return app
+
+    async def _close_streams(self, app: web.Application) -> None:
+        """Shutdown: open sockets would hold the server up. By now aiohttp has stopped reading
+        them, so a close handshake cannot complete: cut them."""
+        for connection in list(self.live.values()):
+            await connection.abort()
 
     async def _lifetime(self, app: web.Application) -> AsyncIterator[None]:
         await self.webhooks.start()
         yield
-        for connection in list(self.live.values()):
-            await connection.abort()
         await self.webhooks.close()
 
     # -- sessions -------------------------------------------------------------------------
@@ -249,4 +254,7 @@ class KallglotSimulator:
             await connection.drop(code or self.faults.drop_code)
 
     def stall_stream(self, session_id: str, stalled: bool = True) -> None:
-        self.sessions[session_id].stalled = stalled
+        """Stalls the session's current connection (a reconnect gets a healthy one)."""
+        connection = self.live.get(session_id)
+        if connection is not None:
+            connection.stall = stalled

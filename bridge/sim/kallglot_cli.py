@@ -8,6 +8,9 @@ shows what each session received.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import signal
 
 from aiohttp import web
 
@@ -28,7 +31,7 @@ def _failure(value: str) -> tuple[int, int]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on")
-    parser.add_argument("--port", type=int, default=8765, help="TCP port (default 8765)")
+    parser.add_argument("--port", type=int, default=8765, help="TCP port (default 8765, 0: any)")
     parser.add_argument("--api-key", default="sk_test_sim", help="the one API key accepted")
     parser.add_argument("--credits", type=int, default=1000, help="API credits available")
     parser.add_argument(
@@ -81,9 +84,27 @@ def run(args: argparse.Namespace) -> int:
         webhook_secret=args.webhook_secret if args.webhook_url else None,
         faults=fault_set,
     )
-    base = f"http://{args.host}:{args.port}"
-    print(f"Kallglot simulator on {base}  (debug view: {base}/_sim/sessions)", flush=True)
-    print(f"  export KALLGLOT_API_URL={base}/v1", flush=True)
-    print(f"  export KALLGLOT_API_KEY={args.api_key}", flush=True)
-    web.run_app(sim.app(), host=args.host, port=args.port, print=None)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(sim, args.host, args.port, args.api_key))
     return 0
+
+
+async def _serve(sim: KallglotSimulator, host: str, port: int, api_key: str) -> None:
+    """Serves until SIGINT/SIGTERM. The banner is printed once the port is actually bound, so
+    a script (or test) that waits for it can connect immediately; `--port 0` picks a free one."""
+    runner = web.AppRunner(sim.app())
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+        bound = runner.addresses[0][1]
+        base = f"http://{host}:{bound}"
+        print(f"Kallglot simulator on {base}  (debug view: {base}/_sim/sessions)", flush=True)
+        print(f"  export KALLGLOT_API_URL={base}/v1", flush=True)
+        print(f"  export KALLGLOT_API_KEY={api_key}", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+    finally:
+        await runner.cleanup()

@@ -1,104 +1,32 @@
-"""The simulator's REST surface: sessions, idempotency, errors, headers, and a debug view."""
+"""The simulator's session endpoints: create (validated, billed, idempotent, failing on demand),
+retrieve, end (idempotent, exactly one transition) and transcript."""
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
-import time
-from collections.abc import Awaitable, Callable
-from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-from aiohttp.typedefs import Middleware
 
 from bridge.kallglot.models import Mode
-from bridge.sim.kallglot_state import IdempotencyEntry, new_id
+from bridge.sim.kallglot_http import error, invalid
+from bridge.sim.kallglot_state import IdempotencyEntry
 
 if TYPE_CHECKING:
     from bridge.sim.kallglot import KallglotSimulator
 
-REQUEST_ID: ContextVar[str | None] = ContextVar("kallglot_sim_request_id", default=None)
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 IDEMPOTENCY_TTL_S = 24 * 3600
-LANGUAGES = frozenset(
-    [
-        "af",
-        "am",
-        "ar",
-        "az",
-        "be",
-        "bg",
-        "bn",
-        "bs",
-        "ca",
-        "cs",
-        "cy",
-        "da",
-        "de",
-        "el",
-        "en",
-        "es",
-        "et",
-        "eu",
-        "fa",
-        "fi",
-        "fr",
-        "ga",
-        "gl",
-        "gu",
-        "he",
-        "hi",
-        "hr",
-        "hu",
-        "hy",
-        "id",
-        "is",
-        "it",
-        "ja",
-        "ka",
-        "kk",
-        "km",
-        "kn",
-        "ko",
-        "lo",
-        "lt",
-        "lv",
-        "mk",
-        "ml",
-        "mn",
-        "mr",
-        "ms",
-        "mt",
-        "my",
-        "ne",
-        "nl",
-        "no",
-        "pa",
-        "pl",
-        "pt",
-        "ro",
-        "ru",
-        "si",
-        "sk",
-        "sl",
-        "sq",
-        "sr",
-        "sv",
-        "sw",
-        "ta",
-        "te",
-        "th",
-        "tl",
-        "tr",
-        "uk",
-        "ur",
-        "uz",
-        "vi",
-        "zh",
-    ]
-)
+# ISO 639-1 codes the simulator knows; anything else is `invalid_language_code`, as OLD documents.
+# fmt: off
+LANGUAGES = frozenset((
+    "af", "am", "ar", "az", "be", "bg", "bn", "bs", "ca", "cs", "cy", "da", "de", "el", "en",
+    "es", "et", "eu", "fa", "fi", "fr", "ga", "gl", "gu", "he", "hi", "hr", "hu", "hy", "id",
+    "is", "it", "ja", "ka", "kk", "km", "kn", "ko", "lo", "lt", "lv", "mk", "ml", "mn", "mr",
+    "ms", "mt", "my", "ne", "nl", "no", "pa", "pl", "pt", "ro", "ru", "si", "sk", "sl", "sq",
+    "sr", "sv", "sw", "ta", "te", "th", "tl", "tr", "uk", "ur", "uz", "vi", "zh",
+))
+# fmt: on
 INJECTED = {
     409: ("conflict_error", "idempotency_conflict", "a request with this key is in progress"),
     429: ("rate_limit_error", "rate_limit_exceeded", "too many requests"),
@@ -106,87 +34,6 @@ INJECTED = {
     502: ("api_error", "bad_gateway", "simulated upstream failure"),
     503: ("api_error", "service_unavailable", "simulated outage"),
 }
-
-
-def error(
-    request: web.Request,
-    status: int,
-    type_: str,
-    code: str,
-    message: str,
-    *,
-    param: str | None = None,
-    retry_after: float | None = None,
-) -> web.Response:
-    """The NEW error envelope (kallglot-api.md §3.1)."""
-    body: dict[str, Any] = {"type": type_, "code": code, "message": message}
-    body["request_id"] = REQUEST_ID.get()
-    headers = {}
-    if param:
-        body["param"] = param
-    if retry_after is not None:
-        body["retry_after"] = retry_after
-        # Fractional seconds are not RFC 9110, but tests need sub-second waits; ours parse them.
-        headers["Retry-After"] = f"{retry_after:g}"
-    return web.json_response({"error": body}, status=status, headers=headers)
-
-
-def invalid(
-    request: web.Request, code: str, message: str, param: str | None = None
-) -> web.Response:
-    return error(request, 400, "invalid_request_error", code, message, param=param)
-
-
-def middleware(sim: KallglotSimulator) -> Middleware:
-    @web.middleware
-    async def handle(request: web.Request, handler: Handler) -> web.StreamResponse:
-        request_id = new_id("req_")
-        REQUEST_ID.set(request_id)  # each request runs in its own task, hence its own context
-        sim.request_log.append((time.monotonic(), request.method, request.path))
-        try:
-            response = await _guarded(sim, request, handler)
-        except web.HTTPException as exc:  # unknown route, wrong method
-            code = "not_found" if exc.status == 404 else "invalid_request"
-            response = error(request, exc.status, "invalid_request_error", code, exc.reason)
-        if not response.prepared:
-            response.headers["X-Request-ID"] = request_id
-        return response
-
-    return handle
-
-
-async def _guarded(
-    sim: KallglotSimulator, request: web.Request, handler: Handler
-) -> web.StreamResponse:
-    path = request.path
-    if not path.startswith("/v1/") or path.endswith("/connect"):
-        return await handler(request)  # the stream authenticates with its token; /_sim is open
-    if not (path == "/v1/sessions" and request.method == "POST"):
-        await asyncio.sleep(sim.faults.rest_latency_s)  # creates sleep inside their own handler
-    auth = request.headers.get("Authorization", "")
-    key = auth[7:].strip() if auth.startswith("Bearer ") else request.headers.get("X-API-Key")
-    if key != sim.api_key:
-        return error(
-            request, 401, "authentication_error", "invalid_api_key",
-            "missing or unknown API key; send Authorization: Bearer <key>",
-        )  # fmt: skip
-    allowed, headers = sim.take_rate_limit()
-    if not allowed:
-        wait = max(1.0, float(headers["X-RateLimit-Reset"]) - sim.now())
-        response: web.StreamResponse = error(
-            request, 429, "rate_limit_error", "rate_limit_exceeded", "slow down", retry_after=wait
-        )
-    elif sim.faults.inactive:
-        response = error(
-            request, 403, "permission_error", "organization_inactive",
-            "the organization's subscription is not active",
-        )  # fmt: skip
-    else:
-        response = await handler(request)
-    headers["X-API-Credits-Remaining"] = str(sim.credits_remaining)
-    headers["X-API-Credits-Used"] = str(sim.credits_used)
-    response.headers.update(headers)
-    return response
 
 
 def add_routes(app: web.Application, sim: KallglotSimulator) -> None:
@@ -208,52 +55,15 @@ def add_routes(app: web.Application, sim: KallglotSimulator) -> None:
             return _not_found(request)
         return web.json_response(sim.transcript_json(record))
 
-    async def debug_sessions(request: web.Request) -> web.Response:
-        return web.json_response({"sessions": [r.summary() for r in sim.sessions.values()]})
-
-    async def debug_state(request: web.Request) -> web.Response:
-        return web.json_response(
-            {
-                "credits_remaining": sim.credits_remaining,
-                "credits_used": sim.credits_used,
-                "create_requests": sim.create_requests,
-                "faults": dataclasses.asdict(sim.faults),
-                "webhooks": [dataclasses.asdict(d) for d in sim.webhooks.deliveries],
-            }
-        )
-
-    async def debug_faults(request: web.Request) -> web.Response:
-        """Changes faults at runtime: `{"stall": true, "refuse_reconnects": false, ...}`."""
-        try:
-            changes = await request.json()
-            for name, value in dict(changes).items():
-                current = getattr(sim.faults, name)
-                if name == "create_failures":
-                    value = [(int(status), bool(commit)) for status, commit in value]
-                elif current is not None and not isinstance(value, type(current)):
-                    value = type(current)(value)
-                setattr(sim.faults, name, value)
-        except (ValueError, TypeError, AttributeError) as exc:
-            return invalid(request, "invalid_field_value", f"bad fault change: {exc}")
-        return web.json_response(dataclasses.asdict(sim.faults))
-
-    async def debug_drop(request: web.Request) -> web.Response:
-        await sim.drop_stream(request.match_info["id"])
-        return web.json_response({"dropped": request.match_info["id"]})
-
     app.router.add_post("/v1/sessions", create)
     app.router.add_get("/v1/sessions/{id}", get)
     app.router.add_post("/v1/sessions/{id}/end", end)
     app.router.add_get("/v1/sessions/{id}/transcript", transcript)
-    app.router.add_get("/_sim/sessions", debug_sessions)
-    app.router.add_get("/_sim/state", debug_state)
-    app.router.add_post("/_sim/faults", debug_faults)
-    app.router.add_post("/_sim/sessions/{id}/drop", debug_drop)
 
 
 def _not_found(request: web.Request) -> web.Response:
     return error(
-        request, 404, "invalid_request_error", "session_not_found",
+        404, "invalid_request_error", "session_not_found",
         f"no session {request.match_info.get('id')!r}; ids come from the create response",
     )  # fmt: skip
 
@@ -266,45 +76,41 @@ async def _json_body(request: web.Request) -> tuple[Any, web.Response | None]:
         return json.loads(raw), None
     except ValueError:
         return None, error(
-            request, 422, "invalid_request_error", "invalid_json", "the body is not valid JSON"
+            422, "invalid_request_error", "invalid_json", "the body is not valid JSON"
         )
 
 
-def _validate_create(request: web.Request, body: Any) -> web.Response | None:
+def _validate_create(body: Any) -> web.Response | None:
     if not isinstance(body, dict):
-        return invalid(request, "invalid_request", "the body must be a JSON object")
+        return invalid("invalid_request", "the body must be a JSON object")
     if "provider" in body:
         return invalid(
-            request, "invalid_provider",
+            "invalid_provider",
             "never send `provider`; telephony goes under `routing` (provider is read-only)",
             "provider",
         )  # fmt: skip
     mode = body.get("mode")
     if mode is None:
-        return invalid(request, "missing_required_field", "`mode` is required", "mode")
+        return invalid("missing_required_field", "`mode` is required", "mode")
     if mode not in {m.value for m in Mode}:
-        return invalid(request, "invalid_mode", f"unknown mode {mode!r}", "mode")
+        return invalid("invalid_mode", f"unknown mode {mode!r}", "mode")
     for field in ("source_language", "target_language"):
         value = body.get(field)
         if value is not None and (not isinstance(value, str) or value not in LANGUAGES):
-            return invalid(
-                request, "invalid_language_code", f"{value!r} is not a supported language", field
-            )
+            return invalid("invalid_language_code", f"{value!r} is not a supported language", field)
     for field in ("metadata", "routing", "recording"):
         if body.get(field) is not None and not isinstance(body[field], dict):
-            return invalid(request, "invalid_field_value", f"`{field}` must be an object", field)
+            return invalid("invalid_field_value", f"`{field}` must be an object", field)
     return None
 
 
-def _injected(request: web.Request, status: int, retry_after: float | None) -> web.Response:
+def _injected(status: int, retry_after: float | None) -> web.Response:
     type_, code, message = INJECTED.get(status, ("api_error", "simulated_error", "simulated"))
     hint = retry_after if status in (409, 429, 503) else None
-    return error(request, status, type_, code, message, retry_after=hint)
+    return error(status, type_, code, message, retry_after=hint)
 
 
-def _begin(
-    sim: KallglotSimulator, request: web.Request, key: str | None, fingerprint: str
-) -> web.Response | None:
+def _begin(sim: KallglotSimulator, key: str | None, fingerprint: str) -> web.Response | None:
     """A replay, conflict or mismatch answer, or None when this request should run (and then
     owns the key until `_finish`)."""
     if key is None:
@@ -317,12 +123,12 @@ def _begin(
         return None
     if entry.fingerprint != fingerprint:
         return invalid(
-            request, "idempotency_mismatch",
+            "idempotency_mismatch",
             "this Idempotency-Key was used with a different request; use a new key",
         )  # fmt: skip
     if entry.status is None or entry.body is None:
         return error(
-            request, 409, "conflict_error", "idempotency_conflict",
+            409, "conflict_error", "idempotency_conflict",
             "the original request with this key is still running; retry with the same key",
             retry_after=sim.conflict_retry_after_s,
         )  # fmt: skip
@@ -351,21 +157,21 @@ async def create_session(sim: KallglotSimulator, request: web.Request) -> web.Re
     faults = sim.faults
     failure = faults.create_failures.pop(0) if faults.create_failures else None
     if failure is not None and not failure[1]:
-        return _injected(request, failure[0], faults.retry_after_s)
+        return _injected(failure[0], faults.retry_after_s)
     body, problem = await _json_body(request)
-    problem = problem or _validate_create(request, body)
+    problem = problem or _validate_create(body)
     if problem is not None:
         return problem
     fingerprint = "POST /v1/sessions " + json.dumps(body, sort_keys=True)
-    replay = _begin(sim, request, key, fingerprint)
+    replay = _begin(sim, key, fingerprint)
     if replay is not None:
-        return _injected(request, failure[0], faults.retry_after_s) if failure else replay
+        return _injected(failure[0], faults.retry_after_s) if failure else replay
     stored: tuple[int, Any] | None = None
     try:
         await asyncio.sleep(faults.rest_latency_s)
         if sim.credits_remaining <= 0:
             return error(
-                request, 402, "permission_error", "insufficient_api_credits",
+                402, "permission_error", "insufficient_api_credits",
                 "no API credits left; top up in the Developer Portal",
             )  # fmt: skip
         scheme = "wss" if request.secure else "ws"
@@ -374,7 +180,7 @@ async def create_session(sim: KallglotSimulator, request: web.Request) -> web.Re
     finally:
         _finish(sim, key, *(stored or (None, None)))
     if failure is not None:  # created and billed, but the answer is lost on the way back
-        return _injected(request, failure[0], faults.retry_after_s)
+        return _injected(failure[0], faults.retry_after_s)
     return web.json_response(stored[1], status=stored[0])
 
 
@@ -387,7 +193,7 @@ async def end_session(sim: KallglotSimulator, request: web.Request) -> web.Respo
         return problem
     key = request.headers.get("Idempotency-Key")
     fingerprint = f"POST {request.path} " + json.dumps(body, sort_keys=True)
-    replay = _begin(sim, request, key, fingerprint)
+    replay = _begin(sim, key, fingerprint)
     if replay is not None:
         return replay
     reason = body.get("reason") if isinstance(body, dict) else None

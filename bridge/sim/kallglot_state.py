@@ -99,8 +99,8 @@ class SessionRecord:
     ended_transitions: int = 0  # must stay 1 however many times the session is ended
     protocol: str | None = None  # "current" or "legacy", from the first audio message
     connections: int = 0  # accepted stream connections
-    refused_connections: int = 0
-    stalled: bool = False
+    refused_connections: int = 0  # refused by the refuse_reconnects fault
+    token_refusals: int = 0  # handshakes refused for a bad or expired token
     received_audio: dict[str, bytearray] = field(default_factory=dict)
     received_format: dict[str, AudioFormat] = field(default_factory=dict)
     received_chunks: dict[str, int] = field(default_factory=dict)
@@ -147,6 +147,7 @@ class SessionRecord:
             "protocol": self.protocol,
             "connections": self.connections,
             "refused_connections": self.refused_connections,
+            "token_refusals": self.token_refusals,
             "end_reason": self.end_reason,
             "ended_transitions": self.ended_transitions,
             "received_bytes": {k: len(v) for k, v in self.received_audio.items()},

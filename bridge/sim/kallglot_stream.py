@@ -21,7 +21,7 @@ from aiohttp import WSMsgType, web
 
 from bridge.audio import AudioFormat
 from bridge.kallglot import messages as m
-from bridge.sim.kallglot_rest import REQUEST_ID, error
+from bridge.sim.kallglot_http import REQUEST_ID, error
 from bridge.sim.kallglot_state import SessionRecord
 from bridge.sim.kallglot_translate import FLAT, NESTED, SHAPES, OutputShape, Translator
 
@@ -43,18 +43,20 @@ def add_routes(app: web.Application, sim: KallglotSimulator) -> None:
 async def handle_connect(sim: KallglotSimulator, request: web.Request) -> web.StreamResponse:
     record = sim.sessions.get(request.match_info["id"])
     if record is None:
-        return error(request, 404, "invalid_request_error", "session_not_found", "no such session")
+        return error(404, "invalid_request_error", "session_not_found", "no such session")
     if record.ended:
-        return error(request, 410, "invalid_request_error", "session_ended", "session has ended")
+        return error(410, "invalid_request_error", "session_ended", "session has ended")
     auth = request.headers.get("Authorization", "")
     token = request.query.get("token") or (auth[7:] if auth.startswith("Bearer ") else None)
     problem = sim.token_problem(token, record.id)
     if problem is not None:
-        return error(request, 401, "authentication_error", problem, "stream token refused")
+        record.token_refusals += 1
+        record.changed.fire()
+        return error(401, "authentication_error", problem, "stream token refused")
     if sim.faults.refuse_reconnects and record.connections >= 1:
         record.refused_connections += 1
         record.changed.fire()
-        return error(request, 503, "api_error", "reconnect_refused", "simulated: no reconnects")
+        return error(503, "api_error", "reconnect_refused", "simulated: no reconnects")
     ws = web.WebSocketResponse(autoping=False, max_msg_size=2**23)
     ws.headers["X-Request-ID"] = REQUEST_ID.get() or ""
     await ws.prepare(request)
@@ -73,6 +75,7 @@ class StreamConnection:
         self.record = record
         self.ws = ws
         self.dropping = False
+        self.stall = False  # this connection only; `faults.stall` stalls every connection
         self._request = request
         self._translator: Translator | None = None
         self._delayed: deque[tuple[float, dict[str, Any]]] = deque()
@@ -83,7 +86,7 @@ class StreamConnection:
 
     @property
     def stalled(self) -> bool:
-        return self.sim.faults.stall or self.record.stalled
+        return self.sim.faults.stall or self.stall
 
     async def serve(self) -> web.WebSocketResponse:
         sim, record = self.sim, self.record
@@ -103,13 +106,15 @@ class StreamConnection:
                 self._tasks.append(asyncio.create_task(self._pump()))
             await self._receive_loop()
         finally:
-            for task in self._tasks:
-                task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            # Bookkeeping first and without awaiting: the handler may be cancelled right here
+            # when the client goes away (aiohttp's test server cancels handlers on disconnect).
             if sim.live.get(record.id) is self:
                 del sim.live[record.id]
             self._done.set()
             record.changed.fire()
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
         return self.ws
 
     async def _receive_loop(self) -> None:

@@ -38,6 +38,11 @@ class WebhookSender:
         self._http: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
+    @property
+    def pending(self) -> int:
+        """Deliveries still running (in an attempt or waiting to retry)."""
+        return len(self._tasks)
+
     async def start(self) -> None:
         self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=DELIVERY_TIMEOUT_S))
 
@@ -89,12 +94,11 @@ class WebhookSender:
             except (aiohttp.ClientError, TimeoutError) as exc:
                 outcome, delivered = type(exc).__name__, False
             delivery.attempts.append(outcome)
+            delivery.delivered = delivered
+            delivery.failed = not delivered and attempt == len(self.retry_delays)
+            self.changed.fire()
             if delivered:
-                delivery.delivered = True
-                break
-        else:
-            delivery.failed = True
-        self.changed.fire()
+                return
 
     async def wait_settled(self, count: int) -> None:
         """Until at least `count` deliveries have succeeded or given up."""
