@@ -52,11 +52,13 @@ def redact(url: str) -> str:
 
 async def open_socket(
     url: str,
+    token: str,
     settings: KallglotSettings,
     protocol: StreamProtocol,
     early: Callable[[ServerEvent], None],
 ) -> ClientConnection:
-    """An open socket, ready for audio. Events that arrive before `session.ready` go to `early`."""
+    """An open socket, ready for audio. Events that arrive before `session.ready` go to `early`.
+    `token` is only used to scrub it from error messages, which end up in logs."""
     try:
         ws = await connect(
             url,
@@ -69,10 +71,11 @@ async def open_socket(
         )
     except InvalidStatus as exc:
         raise _refused(exc) from None
-    except InvalidURI as exc:
-        raise SessionGone(f"stream URL is not usable: {exc}") from None
+    except InvalidURI:
+        raise SessionGone(f"stream URL {redact(url)!r} is not a usable WebSocket URL") from None
     except (OSError, TimeoutError, WebSocketException) as exc:
-        raise StreamError(f"could not open the stream: {type(exc).__name__}: {exc}") from None
+        detail = str(exc).replace(token, "<token>") if token else str(exc)
+        raise StreamError(f"could not open the stream: {type(exc).__name__}: {detail}") from None
     if protocol.ready_on_open:
         return ws
     try:

@@ -112,8 +112,7 @@ class Connector:
         if stream is None:
             raise SessionGone("session has no stream")
         self._log.debug("kallglot_stream_opening", url=redact(stream.url))
-        ws = await open_socket(
-            with_token(stream.url, stream.token), self._settings, self._protocol, self._early
-        )
+        url = with_token(stream.url, stream.token)
+        ws = await open_socket(url, stream.token, self._settings, self._protocol, self._early)
         self.connections += 1
         return ws

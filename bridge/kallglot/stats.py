@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bridge.kallglot.events import AudioOutput, Malformed, ServerEvent, Unknown
+from bridge.kallglot.events import AudioOutput, Malformed, ServerEvent, SessionError, Unknown
 from bridge.kallglot.outbox import Outbox
 
 
@@ -21,6 +21,7 @@ class StreamStats:
     pings_sent: int = 0
     malformed: int = 0
     unknown: int = 0
+    session_errors: int = 0
 
     def observe(self, event: ServerEvent) -> None:
         if isinstance(event, AudioOutput):
@@ -30,6 +31,8 @@ class StreamStats:
             self.malformed += 1
         elif isinstance(event, Unknown):
             self.unknown += 1
+        elif isinstance(event, SessionError):
+            self.session_errors += 1
 
     @property
     def bytes_accepted(self) -> dict[str, int]:

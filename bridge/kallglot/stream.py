@@ -34,6 +34,7 @@ from bridge.kallglot.events import (
     Ready,
     Reconnected,
     ServerEvent,
+    SessionError,
     StreamEvent,
     StreamFailed,
     Unknown,
@@ -258,9 +259,16 @@ class KallglotStream:
                 await self._sender.drain()
         with contextlib.suppress(ConnectionClosed):
             await ws.send(self._protocol.end())
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(timeout):
-                    await self._server_ended.wait()
+            # `session.ended`, or the server simply closing (an OLD server may not announce it).
+            waits = {
+                asyncio.ensure_future(self._server_ended.wait()),
+                asyncio.ensure_future(ws.wait_closed()),
+            }
+            try:
+                await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiting in waits:
+                    waiting.cancel()
         async with asyncio.timeout(timeout + 1):
             await ws.close()
 
@@ -270,10 +278,12 @@ class KallglotStream:
         if isinstance(event, Ready | Pong):
             return
         self.stats.observe(event)
-        oddities = self.stats.malformed + self.stats.unknown
+        oddities = self.stats.malformed + self.stats.unknown + self.stats.session_errors
         if isinstance(event, Malformed | Unknown) and oddities <= LOGGED_ODDITIES:
             detail = event.reason if isinstance(event, Malformed) else None
             self._log.warning("kallglot_odd_message", type=event.type, malformed=detail)
+        elif isinstance(event, SessionError) and oddities <= LOGGED_ODDITIES:
+            self._log.warning("kallglot_session_error", code=event.code, detail=event.message)
         self._emit(event)
 
     def _emit(self, event: StreamEvent) -> None:

@@ -109,6 +109,7 @@ class SessionRecord:
     messages: Counter[str] = field(default_factory=Counter)  # by type
     errors_sent: list[str] = field(default_factory=list)  # session.error codes
     turns: list[dict[str, Any]] = field(default_factory=list)
+    utterances: Counter[str] = field(default_factory=Counter)  # per speaker, across connections
     output_sequence: int = 0
     changed: Pulse = field(default_factory=Pulse, repr=False)
 

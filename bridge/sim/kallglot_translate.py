@@ -148,7 +148,8 @@ class Translator:
             if not loud:
                 return []
             voice.speaking, voice.samples, voice.quiet, voice.since_partial = True, 0, 0, 0
-            voice.count += 1
+            self.record.utterances[speaker] += 1
+            voice.count = self.record.utterances[speaker]
         voice.samples += samples
         voice.quiet = 0 if loud else voice.quiet + samples
         if voice.quiet * 1000 >= self.seg.hangover_ms * voice.rate:

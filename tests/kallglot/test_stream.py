@@ -207,6 +207,24 @@ async def test_reconnect_after_a_drop_loses_no_input_audio(
     assert log.audio_to("agent") == a + b + c
 
 
+async def test_the_first_reconnect_attempt_comes_within_250_ms(
+    open_stream: Open, sim: KallglotSimulator
+) -> None:
+    defaults = KallglotSettings()  # production reconnect timing, not the fast test budgets
+    stream, log = await open_stream(
+        reconnect_first_delay_s=defaults.reconnect_first_delay_s,
+        reconnect_max_delay_s=defaults.reconnect_max_delay_s,
+    )
+
+    async with asyncio.timeout(5):
+        await sim.drop_stream(stream.session.id)
+        await log.wait_for(lambda log: bool(log.of(Reconnected)))
+
+    reconnected = log.of(Reconnected)[0]
+    assert reconnected.attempts == 1
+    assert reconnected.downtime_s < 0.25
+
+
 async def test_drop_in_mid_stream_loses_nothing(
     open_stream: Open, sim: KallglotSimulator, customer_speech: bytes
 ) -> None:
