@@ -12,11 +12,12 @@ fails on demand through `faults`. Everything it saw is kept in `sessions` for te
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -35,6 +36,7 @@ from bridge.sim.kallglot_translate import SHAPES, OutputShape, Segmentation
 from bridge.sim.kallglot_webhooks import WebhookSender
 
 SIM_KEY: web.AppKey[KallglotSimulator] = web.AppKey("kallglot_simulator")
+T = TypeVar("T")
 
 
 class KallglotSimulator:
@@ -54,6 +56,7 @@ class KallglotSimulator:
         conflict_retry_after_s: float = 0.2,
         segmentation: Segmentation | None = None,
         faults: Faults | None = None,
+        keep_audio: bool = True,
     ) -> None:
         if isinstance(output_shape, str) and output_shape not in (*SHAPES, "auto"):
             raise ValueError(f"output_shape must be one of {[*SHAPES, 'auto']}")
@@ -66,6 +69,7 @@ class KallglotSimulator:
         self.rate_limit_per_min = rate_limit_per_min
         self.conflict_retry_after_s = conflict_retry_after_s
         self.segmentation = segmentation or Segmentation()
+        self.keep_audio = keep_audio  # raw audio per session, for tests (see SessionRecord)
         self.faults = faults or Faults()
         self.sessions: dict[str, SessionRecord] = {}
         self.create_requests = 0
@@ -81,6 +85,7 @@ class KallglotSimulator:
         self._clock = now
         self._clock_offset = 0.0
         self._window: tuple[int, int] = (0, 0)  # (minute, requests in it)
+        self._background: set[asyncio.Task[Any]] = set()
 
     # -- clock ----------------------------------------------------------------------------
 
@@ -112,7 +117,18 @@ class KallglotSimulator:
     async def _lifetime(self, app: web.Application) -> AsyncIterator[None]:
         await self.webhooks.start()
         yield
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
         await self.webhooks.close()
+
+    def spawn(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """Runs `work` to completion even if the request that started it is cancelled; the
+        app's cleanup cancels whatever is still running."""
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
 
     # -- sessions -------------------------------------------------------------------------
 
@@ -126,6 +142,7 @@ class KallglotSimulator:
             created_at=self.now(),
             idempotency_key=key,
             stream_base=stream_base,
+            keep_audio=self.keep_audio,
         )
         self.sessions[record.id] = record
         self.credits_remaining -= 1

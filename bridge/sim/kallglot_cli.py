@@ -44,6 +44,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="translated-audio message shape (auto: nested for current clients, flat for legacy)",
     )
     parser.add_argument("--token-ttl", type=float, default=300.0, help="stream token lifetime (s)")
+    parser.add_argument(
+        "--keep-audio",
+        action="store_true",
+        help="keep every session's raw audio in memory (off: only byte counts are kept)",
+    )
     parser.add_argument("--webhook-url", help="where to POST signed webhooks")
     parser.add_argument("--webhook-secret", default="whsec_sim", help="webhook signing secret")
     faults = parser.add_argument_group("faults")
@@ -83,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         webhook_url=args.webhook_url,
         webhook_secret=args.webhook_secret if args.webhook_url else None,
         faults=fault_set,
+        keep_audio=args.keep_audio,
     )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(sim, args.host, args.port, args.api_key))

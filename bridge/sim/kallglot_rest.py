@@ -166,22 +166,30 @@ async def create_session(sim: KallglotSimulator, request: web.Request) -> web.Re
     replay = _begin(sim, key, fingerprint)
     if replay is not None:
         return _injected(failure[0], faults.retry_after_s) if failure else replay
+    # A real backend finishes a request whose client went away, so the simulator does too: a
+    # client that timed out and retries meets `idempotency_conflict`, then the replay.
+    stream_base = f"{'wss' if request.secure else 'ws'}://{request.host}"
+    response = await asyncio.shield(sim.spawn(_commit_create(sim, body, key, stream_base)))
+    if failure is not None and response.status == 201:
+        return _injected(failure[0], faults.retry_after_s)  # billed, but the answer is lost
+    return response
+
+
+async def _commit_create(
+    sim: KallglotSimulator, body: dict[str, Any], key: str | None, stream_base: str
+) -> web.Response:
     stored: tuple[int, Any] | None = None
     try:
-        await asyncio.sleep(faults.rest_latency_s)
+        await asyncio.sleep(sim.faults.rest_latency_s)
         if sim.credits_remaining <= 0:
             return error(
                 402, "permission_error", "insufficient_api_credits",
                 "no API credits left; top up in the Developer Portal",
             )  # fmt: skip
-        scheme = "wss" if request.secure else "ws"
-        record = sim.create(body, key, f"{scheme}://{request.host}")
-        stored = (201, sim.session_json(record))
+        stored = (201, sim.session_json(sim.create(body, key, stream_base)))
+        return web.json_response(stored[1], status=stored[0])
     finally:
         _finish(sim, key, *(stored or (None, None)))
-    if failure is not None:  # created and billed, but the answer is lost on the way back
-        return _injected(failure[0], faults.retry_after_s)
-    return web.json_response(stored[1], status=stored[0])
 
 
 async def end_session(sim: KallglotSimulator, request: web.Request) -> web.Response:

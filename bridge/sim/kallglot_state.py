@@ -101,11 +101,18 @@ class SessionRecord:
     connections: int = 0  # accepted stream connections
     refused_connections: int = 0  # refused by the refuse_reconnects fault
     token_refusals: int = 0  # handshakes refused for a bad or expired token
-    received_audio: dict[str, bytearray] = field(default_factory=dict)
-    received_format: dict[str, AudioFormat] = field(default_factory=dict)
-    received_chunks: dict[str, int] = field(default_factory=dict)
+    # Raw audio and every sequence are kept only with `keep_audio` (tests); a long benchmark
+    # would otherwise hold 16 kB/s per session. The counters below are always kept.
+    keep_audio: bool = True
+    received_audio: dict[str, bytearray] = field(default_factory=dict)  # as received, per speaker
+    sent_audio: dict[str, bytearray] = field(default_factory=dict)  # translated, per target
     sequences: list[int] = field(default_factory=list)
-    sent_audio: dict[str, bytearray] = field(default_factory=dict)  # per target
+    received_bytes: Counter[str] = field(default_factory=Counter)
+    sent_bytes: Counter[str] = field(default_factory=Counter)
+    received_format: dict[str, AudioFormat] = field(default_factory=dict)
+    received_chunks: Counter[str] = field(default_factory=Counter)
+    last_sequence: int | None = None
+    sequence_regressions: int = 0  # audio whose sequence was not above the previous one
     messages: Counter[str] = field(default_factory=Counter)  # by type
     errors_sent: list[str] = field(default_factory=list)  # session.error codes
     turns: list[dict[str, Any]] = field(default_factory=list)
@@ -118,7 +125,7 @@ class SessionRecord:
         return self.status == "ended"
 
     def audio_bytes(self, speaker: str) -> int:
-        return len(self.received_audio.get(speaker, b""))
+        return self.received_bytes[speaker]
 
     async def wait_for(self, predicate: Callable[[SessionRecord], bool]) -> None:
         await self.changed.wait_for(lambda: predicate(self))
@@ -132,12 +139,23 @@ class SessionRecord:
     def record_audio(
         self, speaker: str, fmt: AudioFormat, data: bytes, sequence: int | None
     ) -> None:
-        self.received_audio.setdefault(speaker, bytearray()).extend(data)
+        self.received_bytes[speaker] += len(data)
+        self.received_chunks[speaker] += 1
         self.received_format.setdefault(speaker, fmt)
-        self.received_chunks[speaker] = self.received_chunks.get(speaker, 0) + 1
         if sequence is not None:
-            self.sequences.append(sequence)
+            if self.last_sequence is not None and sequence <= self.last_sequence:
+                self.sequence_regressions += 1
+            self.last_sequence = sequence
+        if self.keep_audio:
+            self.received_audio.setdefault(speaker, bytearray()).extend(data)
+            if sequence is not None:
+                self.sequences.append(sequence)
         self.changed.fire()
+
+    def record_output(self, target: str, data: bytes) -> None:
+        self.sent_bytes[target] += len(data)
+        if self.keep_audio:
+            self.sent_audio.setdefault(target, bytearray()).extend(data)
 
     def summary(self) -> dict[str, Any]:
         """JSON-safe view for the debug endpoint: sizes and counts, never audio."""
@@ -151,17 +169,11 @@ class SessionRecord:
             "token_refusals": self.token_refusals,
             "end_reason": self.end_reason,
             "ended_transitions": self.ended_transitions,
-            "received_bytes": {k: len(v) for k, v in self.received_audio.items()},
+            "received_bytes": dict(self.received_bytes),
             "received_chunks": dict(self.received_chunks),
-            "sent_bytes": {k: len(v) for k, v in self.sent_audio.items()},
-            "sequences": {
-                "count": len(self.sequences),
-                "first": self.sequences[0] if self.sequences else None,
-                "last": self.sequences[-1] if self.sequences else None,
-                "increasing": all(
-                    a < b for a, b in zip(self.sequences, self.sequences[1:], strict=False)
-                ),
-            },
+            "sent_bytes": dict(self.sent_bytes),
+            "last_sequence": self.last_sequence,
+            "sequence_regressions": self.sequence_regressions,
             "messages": dict(self.messages),
             "errors_sent": list(self.errors_sent),
             "turns": len(self.turns),

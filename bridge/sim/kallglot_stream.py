@@ -52,7 +52,11 @@ async def handle_connect(sim: KallglotSimulator, request: web.Request) -> web.St
     if problem is not None:
         record.token_refusals += 1
         record.changed.fire()
-        return error(401, "authentication_error", problem, "stream token refused")
+        why = "has expired" if problem == "expired_token" else "is not valid for this session"
+        return error(
+            401, "authentication_error", problem,
+            f"the stream token {why}; GET /v1/sessions/{record.id} returns a current one",
+        )  # fmt: skip
     if sim.faults.refuse_reconnects and record.connections >= 1:
         record.refused_connections += 1
         record.changed.fire()

@@ -118,7 +118,7 @@ class Translator:
         record, shape, fmt = self.record, self.shape, self.output_format
         record.output_sequence += 1
         target = OTHER[speaker]
-        record.sent_audio.setdefault(target, bytearray()).extend(data)
+        record.record_output(target, data)
         fields = {
             "encoding": m.wire_name(fmt),
             shape.rate_key: fmt.sample_rate,

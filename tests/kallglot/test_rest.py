@@ -108,6 +108,21 @@ async def test_409_conflict_on_a_concurrent_duplicate_is_retried_with_the_same_k
     assert sim.create_requests_by_key["dup"] >= 3  # original, conflict, replay
 
 
+async def test_a_create_that_times_out_is_not_billed_twice(
+    http: aiohttp.ClientSession, sim_url: str, sim: KallglotSimulator
+) -> None:
+    sim.faults.rest_latency_s = 0.3  # Kallglot is slow, but does create the session
+    sim.conflict_retry_after_s = 0.05
+    client = KallglotClient(http, fast_settings(sim_url, sim.api_key, http_timeout_s=0.1))
+
+    session = await client.create_session(**CREATE, idempotency_key="slow")
+
+    # timeout, then 409 idempotency_conflict while the original still runs, then the replay
+    assert sim.create_requests_by_key["slow"] >= 3
+    assert list(sim.sessions) == [session.id]
+    assert sim.credits_by_key["slow"] == 1
+
+
 async def test_persistent_5xx_gives_up_within_the_time_budget(
     http: aiohttp.ClientSession, sim_url: str, sim: KallglotSimulator
 ) -> None:
