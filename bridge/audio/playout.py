@@ -36,6 +36,7 @@ class PlayoutBuffer:
         carrier_format: AudioFormat,
         *,
         lead_ms: int = 200,
+        prebuffer_ms: int = 60,
         max_queue_ms: int = 20_000,
         mark_every_ms: int = 500,
         underflow_window_s: float = 1.0,
@@ -48,6 +49,14 @@ class PlayoutBuffer:
         self._queue: deque[bytes] = deque()
         self._max_frames = max(1, max_queue_ms // FRAME_MS)
         self._clock = PacingClock(FRAME_MS / 1000, lead_ms / 1000, now)
+        self._now = now
+        # Jitter buffer: a talkspurt starts playing this long after its first audio arrived, so
+        # the carrier holds a cushion that much larger than the audio that has arrived. Without
+        # it, a chunk arriving a few ms late leaves the carrier nothing to play and the listener
+        # hears a hole mid-word. Time, not a frame count: audio arrives in 100 ms chunks, so one
+        # chunk would satisfy any count and buy no cushion at all.
+        self._prebuffer_s = prebuffer_ms / 1000
+        self._first_queued_at = 0.0
         self._mark_every = max(1, mark_every_ms // FRAME_MS)
         self._underflow_window = underflow_window_s
         self._since_mark = 0
@@ -63,6 +72,8 @@ class PlayoutBuffer:
         if converter is None:
             converter = self._converters[fmt] = Converter(fmt, self.carrier_format)
         frames = self._framer.push(converter.convert(data))
+        if frames and not self._queue:
+            self._first_queued_at = self._now()
         self._queue.extend(frames)
         self.stats.frames_queued += len(frames)
         overflow = len(self._queue) - self._max_frames
@@ -73,11 +84,17 @@ class PlayoutBuffer:
 
     def wait_before_next(self) -> float | None:
         """Seconds until a frame may be sent; None when there is nothing to send."""
-        return self._clock.wait_before_next() if self._queue else None
+        if not self._queue:
+            return None
+        if self._clock.buffered_seconds() == 0:  # the carrier has nothing left: a talkspurt starts
+            return max(0.0, self._first_queued_at + self._prebuffer_s - self._now())
+        return self._clock.wait_before_next()
 
     def take_due(self) -> tuple[list[bytes], str | None]:
         """Frames that may be sent now, and the name of a mark to send after them (or None)."""
         frames: list[bytes] = []
+        if self.wait_before_next() != 0:
+            return frames, None
         while self._queue and self._clock.wait_before_next() == 0:
             gap = self._clock.sent()
             if 0 < gap < self._underflow_window and self.stats.frames_sent:

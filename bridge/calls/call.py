@@ -322,9 +322,8 @@ class Call:
                 self._log.warning("hang_up_failed", leg=leg.role.value, error=str(exc))
 
         await asyncio.gather(*(release(leg) for leg in self.legs.values()))
-        for leg in self.legs.values():
-            if leg.connection is not None:
-                await leg.connection.close(1000, "call ended")
+        connections = [leg.connection for leg in self.legs.values() if leg.connection is not None]
+        await asyncio.gather(*(connection.close(1000, "call ended") for connection in connections))
 
     async def _release_kallglot(self) -> None:
         if self._kallglot_start is not None and not self._kallglot_start.done():

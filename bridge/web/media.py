@@ -28,6 +28,7 @@ from bridge.web.keys import CONFIG, OUTBOUND, REGISTRY, SIGNATURES
 
 log = structlog.get_logger(__name__)
 MAX_MESSAGE_BYTES = 64 * 1024  # Twilio's frames are ~300 bytes; this leaves room for odd peers
+CLOSE_TIMEOUT_S = 2.0  # a peer that ignores our close frame must not hold up a call's teardown
 POLICY_VIOLATION = 1008
 TRY_AGAIN_LATER = 1013
 
@@ -46,7 +47,7 @@ async def media_stream(request: web.Request) -> web.StreamResponse:
         )
         raise web.HTTPForbidden(text="X-Twilio-Signature does not match this stream URL\n")
 
-    ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, autoping=True)
+    ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, timeout=CLOSE_TIMEOUT_S)
     await ws.prepare(request)
     protocol = TwilioMediaStream()
     try:
@@ -81,6 +82,7 @@ async def media_stream(request: web.Request) -> web.StreamResponse:
         PlayoutBuffer(
             protocol.media_format,
             lead_ms=settings.playout_lead_ms,
+            prebuffer_ms=settings.playout_prebuffer_ms,
             max_queue_ms=settings.playout_max_queue_ms,
         ),
         stream_id=started.stream_id,

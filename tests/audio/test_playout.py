@@ -38,7 +38,7 @@ def test_chunks_come_out_as_exact_frames_in_order() -> None:
 
 def test_lead_bounds_what_is_sent_ahead_of_real_time() -> None:
     clock = FakeClock()
-    buffer = PlayoutBuffer(MULAW_8K, lead_ms=200, now=clock)
+    buffer = PlayoutBuffer(MULAW_8K, lead_ms=200, prebuffer_ms=0, now=clock)
     buffer.push(MULAW_8K, MULAW_8K.silence(8000))  # one second arrives at once
     frames, _ = buffer.take_due()
     assert len(frames) == 11  # the frame playing now plus 200 ms
@@ -69,7 +69,7 @@ def test_full_queue_drops_the_oldest_and_counts_it() -> None:
 
 def test_a_gap_mid_stream_is_an_underflow_a_long_pause_is_not() -> None:
     clock = FakeClock()
-    buffer = PlayoutBuffer(MULAW_8K, lead_ms=0, now=clock)
+    buffer = PlayoutBuffer(MULAW_8K, lead_ms=0, prebuffer_ms=0, now=clock)
     buffer.push(MULAW_8K, MULAW_8K.silence(160))
     buffer.take_due()
     clock.now += 0.1  # translated audio arrived 80 ms late
@@ -83,7 +83,7 @@ def test_a_gap_mid_stream_is_an_underflow_a_long_pause_is_not() -> None:
 
 def test_marks_account_for_what_was_heard_and_clear_invalidates_them() -> None:
     clock = FakeClock()
-    buffer = PlayoutBuffer(MULAW_8K, lead_ms=1000, mark_every_ms=200, now=clock)
+    buffer = PlayoutBuffer(MULAW_8K, lead_ms=1000, prebuffer_ms=0, mark_every_ms=200, now=clock)
     buffer.push(MULAW_8K, MULAW_8K.silence(1600))  # 10 frames
     frames, mark = buffer.take_due()
     assert len(frames) == 10
@@ -99,3 +99,42 @@ def test_marks_account_for_what_was_heard_and_clear_invalidates_them() -> None:
     buffer.mark_played(tail)  # echoed because of the clear: not proof it was heard
     assert buffer.stats.frames_heard == 10
     assert buffer.final_mark() is None
+
+
+def play_jittery_chunks(prebuffer_ms: int) -> PlayoutBuffer:
+    """100 ms chunks arriving every 100 ms +- 30 ms, played out as the async runner would."""
+    clock = FakeClock()
+    buffer = PlayoutBuffer(MULAW_8K, lead_ms=200, prebuffer_ms=prebuffer_ms, now=clock)
+    jitter = [0.0, 0.03, -0.02, 0.025, -0.03, 0.01, 0.03, -0.01] * 10
+    arrivals = [clock.now + 0.1 * k + j for k, j in enumerate(jitter)]
+    for arrival in arrivals:
+        # Send whatever is due before this chunk arrives, then take the chunk.
+        while (wait := buffer.wait_before_next()) is not None and clock.now + wait <= arrival:
+            clock.now += wait
+            buffer.take_due()
+        clock.now = arrival
+        buffer.push(MULAW_8K, MULAW_8K.silence(800))
+    drain(buffer, clock)
+    return buffer
+
+
+def test_a_small_prebuffer_absorbs_arrival_jitter() -> None:
+    # Without a cushion the first late chunk leaves a hole (after which the carrier's playhead
+    # has absorbed that lateness); with 60 ms queued before starting, no hole at all.
+    assert play_jittery_chunks(prebuffer_ms=0).stats.underflows >= 1
+    smoothed = play_jittery_chunks(prebuffer_ms=60)
+    assert smoothed.stats.underflows == 0
+    assert smoothed.stats.frames_sent == 400
+
+
+def test_a_talkspurt_starts_prebuffer_ms_after_its_first_audio() -> None:
+    clock = FakeClock()
+    buffer = PlayoutBuffer(MULAW_8K, lead_ms=200, prebuffer_ms=60, now=clock)
+    buffer.push(MULAW_8K, MULAW_8K.silence(800))
+    assert buffer.take_due() == ([], None)
+    clock.now += 0.04
+    buffer.push(MULAW_8K, MULAW_8K.silence(800))  # more audio does not start it early
+    assert abs(buffer.wait_before_next() - 0.02) < 1e-9  # type: ignore[operator]
+    clock.now += 0.02
+    assert len(buffer.take_due()[0]) == 10  # then everything within the lead goes at once
+    assert buffer.wait_before_next() is None

@@ -19,7 +19,7 @@ from bridge.audio import codecs
 from bridge.audio.formats import Encoding
 from bridge.calls.call import Call
 from bridge.config import Config
-from bridge.sim.carrier import CarrierSimulator
+from bridge.sim.carrier import CarrierSimulator, SimCall
 from bridge.sim.kallglot import KallglotSimulator
 from bridge.web.app import create_app
 from bridge.web.keys import REGISTRY
@@ -54,6 +54,23 @@ agent_language = "en"
 
 def mulaw(pcm: bytes) -> bytes:
     return codecs.encode(Encoding.MULAW, pcm)
+
+
+def received(party: SimCall) -> bytes:
+    """Everything the bridge sent `party`, in order (what it heard, minus carrier-side gaps)."""
+    return b"".join(media.payload for media in party.media_received)
+
+
+async def wait_received(party: SimCall, audio: bytes) -> None:
+    """Until `audio` has reached `party` whole and in order, as one contiguous run."""
+    await party.wait_until(lambda: audio in received(party))
+
+
+async def heard_without_gaps(party: SimCall, audio: bytes) -> bool:
+    """Once the carrier has played `audio` (already received), whether it played it unbroken."""
+    end = received(party).index(audio) + len(audio)
+    await party.wait_heard(end)
+    return audio in bytes(party.heard)
 
 
 @dataclass

@@ -10,9 +10,22 @@ from __future__ import annotations
 import asyncio
 import time
 
-from bridge.calls.model import EndReason
+import aiohttp
+
+from bridge.calls.model import EndReason, Role
+from bridge.carriers.twilio import TwilioCarrierSide
+from bridge.carriers.twilio_signature import SIGNATURE_HEADER, TwilioSignatures
 from bridge.sim.softphone import Phone
-from tests.e2e.conftest import AGENT, CENTRE, CUSTOMER, Stack, StackFactory, mulaw
+from tests.e2e.conftest import (
+    AGENT,
+    CENTRE,
+    CUSTOMER,
+    Stack,
+    StackFactory,
+    heard_without_gaps,
+    mulaw,
+    wait_received,
+)
 
 SECOND = 16000  # bytes of 8 kHz PCM16
 
@@ -43,13 +56,17 @@ async def test_each_party_hears_the_other_in_order_with_nothing_lost(
         spoke_at = time.perf_counter()
         customer.speak(said_by_customer)
         agent.speak(said_by_agent)
-        await agent.wait_until(lambda: mulaw(said_by_customer) in bytes(agent.heard))
-        await customer.wait_until(lambda: mulaw(said_by_agent) in bytes(customer.heard))
+        await wait_received(agent, mulaw(said_by_customer))
+        await wait_received(customer, mulaw(said_by_agent))
 
-        # Delay: the simulator's 0.1 s plus the 100 ms Kallglot batching, and little else.
+        # Delay: 100 ms Kallglot batching + the simulator's 0.1 s + the 60 ms jitter buffer,
+        # plus loopback and scheduling: anything near a second would mean audio piling up.
         for party, said in ((agent, said_by_customer), (customer, said_by_agent)):
             delay = first_heard_at(party, mulaw(said)) - spoke_at
-            assert 0.1 <= delay < 0.6, delay
+            assert 0.2 <= delay < 0.6, delay
+        # And it played without holes: the jitter buffer absorbed the chunks' arrival jitter.
+        assert await heard_without_gaps(agent, mulaw(said_by_customer))
+        assert await heard_without_gaps(customer, mulaw(said_by_agent))
 
         await customer.hang_up()
         await call.ended()
@@ -64,3 +81,73 @@ async def test_each_party_hears_the_other_in_order_with_nothing_lost(
     assert mulaw(said_by_customer) in bytes(session.received_audio["customer"])
     assert mulaw(said_by_agent) in bytes(session.received_audio["agent"])
     assert not stack.live_calls()
+
+
+async def test_agent_hanging_up_first_hangs_up_the_customer(
+    make_stack: StackFactory, agent_speech: bytes
+) -> None:
+    stack = await make_stack()
+    async with asyncio.timeout(20):
+        customer, agent, call = await bridged_call(stack)
+        agent.speak(agent_speech[: SECOND // 2])
+        await wait_received(customer, mulaw(agent_speech[: SECOND // 2]))
+        await agent.hang_up()
+        await call.ended()
+        await customer.ended.wait()
+
+    assert call.end_reason is EndReason.AGENT_HANGUP
+    assert customer.api_updates == ["Status=completed"]
+    assert agent.api_updates == []  # the agent hung up; nothing to hang up there
+    (session,) = stack.kallglot.sessions.values()
+    assert session.ended_transitions == 1
+
+
+async def test_an_unanswered_agent_means_an_apology_and_a_clean_end(
+    make_stack: StackFactory,
+) -> None:
+    stack = await make_stack()
+    stack.carrier.add_phone(AGENT, Phone(answer="no-answer", ring_s=0.3))
+    async with asyncio.timeout(20):
+        customer = await stack.carrier.place_call(CUSTOMER, CENTRE, stack.voice_url)
+        call = await stack.call_for()
+        await call.ended()
+        await customer.wait_said("Leider ist niemand erreichbar.")
+        await customer.ended.wait()
+
+    assert call.end_reason is EndReason.AGENT_UNAVAILABLE
+    assert call.error == "no-answer"
+    assert customer.api_updates == ["Twiml"]  # the apology replaced the stream, then hung up
+    assert customer.status == "completed"
+    (session,) = stack.kallglot.sessions.values()
+    assert session.ended_transitions == 1
+    assert not stack.live_calls()
+
+
+async def test_a_second_stream_for_a_leg_replaces_the_first_without_ending_the_call(
+    make_stack: StackFactory, customer_speech: bytes
+) -> None:
+    stack = await make_stack()
+    said = mulaw(customer_speech[:SECOND])
+    async with asyncio.timeout(20), aiohttp.ClientSession() as http:
+        customer, agent, call = await bridged_call(stack)
+        url = stack.url.replace("http", "ws") + f"/twilio/media/{call.id}"
+        signature = TwilioSignatures(stack.carrier.auth_token).sign(url)
+        side = TwilioCarrierSide("MZ" + "1" * 32, customer.sid, stack.carrier.account_sid)
+        async with http.ws_connect(url, headers={SIGNATURE_HEADER: signature}) as ws:
+            await ws.send_str(side.connected())
+            await ws.send_str(side.start(customer.stream_parameters))
+            await customer.stream_ended.wait()
+            for start in range(0, len(said), 160):
+                await ws.send_str(side.media(said[start : start + 160]))
+            await wait_received(agent, said)
+            assert not call.ended_at
+            await ws.send_str(side.stop())
+            async for _ in ws:  # like Twilio: read on until the bridge closes the socket
+                pass
+            await call.ended()
+
+    assert customer.closed_by == "bridge"
+    assert "replaced" in customer.close_reason
+    assert call.legs[Role.CUSTOMER].streams == 2
+    assert call.end_reason is EndReason.CUSTOMER_HANGUP
+    assert agent.api_updates == ["Status=completed"]

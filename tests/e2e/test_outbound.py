@@ -1,0 +1,118 @@
+"""An agent asks the bridge to call a customer: the agent is dialled first, then the customer."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+
+from bridge.calls.model import Direction, EndReason
+from bridge.sim.softphone import Phone
+from tests.e2e.conftest import AGENT, CALLER_ID, CUSTOMER, StackFactory, mulaw, wait_received
+
+SECOND = 16000
+
+
+async def test_api_call_bridges_agent_then_customer_and_api_hang_up_ends_all(
+    make_stack: StackFactory, customer_speech: bytes, agent_speech: bytes
+) -> None:
+    stack = await make_stack()
+    stack.carrier.add_phone(AGENT, Phone(ring_s=0.1))
+    stack.carrier.add_phone(CUSTOMER, Phone(ring_s=0.2))
+    body = {"to": CUSTOMER, "agent": AGENT, "source_language": "es", "target_language": "en"}
+    async with asyncio.timeout(20), aiohttp.ClientSession(headers=stack.api_headers()) as http:
+        async with http.post(stack.url + "/v1/calls", json=body) as response:
+            assert response.status == 201, await response.text()
+            created = await response.json()
+        agent = await stack.carrier.next_call(to=AGENT)
+        customer = await stack.carrier.next_call(to=CUSTOMER)
+        call = await stack.call_for(lambda c: c.id == created["call_id"])
+        await call.activated.wait()
+        customer.speak(customer_speech[:SECOND])
+        agent.speak(agent_speech[:SECOND])
+        await wait_received(agent, mulaw(customer_speech[:SECOND]))
+        await wait_received(customer, mulaw(agent_speech[:SECOND]))
+
+        async with http.get(stack.url + f"/v1/calls/{call.id}") as response:
+            live = await response.json()
+        async with http.delete(stack.url + f"/v1/calls/{call.id}") as response:
+            assert response.status == 200
+            ended = await response.json()
+        await agent.ended.wait()
+        await customer.ended.wait()
+
+    assert created["state"] == "dialing_agent"
+    assert live["state"] == "active"
+    assert live["direction"] == Direction.OUTBOUND.value
+    assert ended["end_reason"] == EndReason.API_HANGUP.value
+    assert agent.from_ == CALLER_ID
+    assert customer.from_ == CALLER_ID
+    assert agent.api_updates == ["Status=completed"]
+    assert customer.api_updates == ["Status=completed"]
+    (session,) = stack.kallglot.sessions.values()
+    assert (session.source_language, session.target_language) == ("es", "en")
+    assert session.ended_transitions == 1
+
+
+async def test_unanswered_customer_means_an_apology_to_the_agent(make_stack: StackFactory) -> None:
+    stack = await make_stack()
+    stack.carrier.add_phone(AGENT, Phone(ring_s=0.1))
+    stack.carrier.add_phone(CUSTOMER, Phone(answer="busy", ring_s=0.2))
+    async with asyncio.timeout(20), aiohttp.ClientSession(headers=stack.api_headers()) as http:
+        async with http.post(
+            stack.url + "/v1/calls", json={"to": CUSTOMER, "agent": AGENT}
+        ) as response:
+            assert response.status == 201
+        agent = await stack.carrier.next_call(to=AGENT)
+        call = await stack.call_for()
+        await call.ended()
+        await agent.ended.wait()
+
+    assert call.end_reason is EndReason.CUSTOMER_UNAVAILABLE
+    assert call.error == "busy"
+    assert agent.api_updates == ["Twiml"]
+    assert agent.said
+    (session,) = stack.kallglot.sessions.values()
+    assert session.ended_transitions == 1
+
+
+async def test_unanswered_agent_of_an_api_call_is_recorded_not_leaked(
+    make_stack: StackFactory,
+) -> None:
+    stack = await make_stack()
+    stack.carrier.add_phone(AGENT, Phone(answer="no-answer", ring_s=0.2))
+    async with asyncio.timeout(20), aiohttp.ClientSession(headers=stack.api_headers()) as http:
+        async with http.post(
+            stack.url + "/v1/calls", json={"to": CUSTOMER, "agent": AGENT}
+        ) as response:
+            call_id = (await response.json())["call_id"]
+        agent = await stack.carrier.next_call(to=AGENT)
+        await agent.ended.wait()
+        async with http.get(stack.url + f"/v1/calls/{call_id}") as response:
+            record = await response.json()
+
+    assert record["state"] == "ended"
+    assert record["end_reason"] == EndReason.AGENT_UNAVAILABLE.value
+    assert not stack.kallglot.sessions  # nobody answered: nothing was billed
+    assert not stack.live_calls()
+
+
+async def test_api_refuses_bad_requests_with_reasons(make_stack: StackFactory) -> None:
+    stack = await make_stack()
+    cases = [
+        ({}, {"to": CUSTOMER, "agent": AGENT}, 401, "unauthorized"),
+        (stack.api_headers(), {"to": "12345", "agent": AGENT}, 422, "invalid_to"),
+        (stack.api_headers(), {"to": CUSTOMER, "agent": "bob"}, 422, "invalid_agent"),
+        (stack.api_headers(), {"to": CUSTOMER, "agent": AGENT, "mode": "x"}, 422, "invalid_mode"),
+        (stack.api_headers(), {"to": CUSTOMER, "agent": AGENT, "colour": 1}, 422, "unknown_field"),
+        (stack.api_headers(), [1, 2], 400, "invalid_json"),
+    ]
+    async with aiohttp.ClientSession() as http:
+        for headers, body, status, code in cases:
+            async with http.post(stack.url + "/v1/calls", json=body, headers=headers) as response:
+                assert response.status == status
+                assert (await response.json())["error"]["code"] == code
+        async with http.get(
+            stack.url + "/v1/calls/call_nope", headers=stack.api_headers()
+        ) as response:
+            assert response.status == 404
