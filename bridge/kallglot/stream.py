@@ -1,12 +1,12 @@
 """One Kallglot session's stream: send audio, receive events, survive drops, end cleanly.
 
-Three tasks per connection (reader, `Sender`, `Keepalive`) and one supervisor per stream; nothing per
-frame. `send_audio` only appends to the `Outbox` and, when a whole chunk is ready, wakes the
-writer. When the socket drops, the supervisor reconnects (first attempt within
-`reconnect_first_delay_s`, then capped exponential backoff with jitter), fetching a fresh token via
-`GET /v1/sessions/{id}` when the old one has expired or the handshake is refused. Meanwhile audio
-accumulates in the outbox and goes out, in order, once the new socket is ready. When every attempt
-fails, `StreamFailed` tells the owner to end the call.
+Per connection three tasks run (the reader here, `Sender`, `Keepalive`), plus one supervisor per
+stream; nothing is created per frame. `send_audio` only appends to the `Outbox` and, when a whole
+chunk is ready, wakes the writer. When the socket drops, the supervisor reconnects (first attempt
+within `reconnect_first_delay_s`, then capped exponential backoff with jitter), fetching a fresh
+token via `GET /v1/sessions/{id}` when the old one has expired or the handshake is refused.
+Meanwhile audio accumulates in the outbox and goes out, in order, once the new socket is ready.
+When every attempt fails, `StreamFailed` tells the owner to end the call.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from bridge.sim.kallglot import KallglotSimulator
 from bridge.sim.kallglot_state import SessionRecord
 
 KEY = "sk_test_sim"
+WS_TIMEOUT = aiohttp.ClientWSTimeout(ws_receive=5)  # a missing message fails fast
 Http = TestClient[Any, Any]
 Ws = aiohttp.ClientWebSocketResponse
 Connect = Callable[..., Awaitable[tuple[Ws, SessionRecord]]]
@@ -51,7 +52,8 @@ def connect(http: Http, sim: KallglotSimulator) -> Connect:
     async def open_(mode: str = "bidirectional_translation") -> tuple[Ws, SessionRecord]:
         session = await new_session(http, mode)
         ws = await http.ws_connect(
-            f"/v1/sessions/{session['id']}/connect?token={session['stream']['token']}"
+            f"/v1/sessions/{session['id']}/connect?token={session['stream']['token']}",
+            timeout=WS_TIMEOUT,
         )
         ready = await ws.receive_json()
         assert ready == {"type": "session.ready", "session_id": session["id"]}
@@ -248,7 +250,7 @@ async def test_expired_tokens_are_refused_and_open_sockets_survive_expiry(
 ) -> None:
     session = await new_session(http)
     url = f"/v1/sessions/{session['id']}/connect?token={session['stream']['token']}"
-    ws = await http.ws_connect(url)
+    ws = await http.ws_connect(url, timeout=WS_TIMEOUT)
     await ws.receive_json()
 
     sim.advance_clock(300)
@@ -280,6 +282,7 @@ async def test_a_bearer_header_works_like_the_query_token(http: Http) -> None:
 
     ws = await http.ws_connect(
         f"/v1/sessions/{session['id']}/connect",
+        timeout=WS_TIMEOUT,
         headers={"Authorization": f"Bearer {session['stream']['token']}"},
     )
 
@@ -325,7 +328,8 @@ async def test_drop_after_seconds(aiohttp_client: AiohttpClient) -> None:
     http = await aiohttp_client(sim.app())
     session = await new_session(http)
     ws = await http.ws_connect(
-        f"/v1/sessions/{session['id']}/connect?token={session['stream']['token']}"
+        f"/v1/sessions/{session['id']}/connect?token={session['stream']['token']}",
+        timeout=WS_TIMEOUT,
     )
 
     started = time.monotonic()
@@ -357,7 +361,8 @@ async def test_translation_delay_is_applied(aiohttp_client: AiohttpClient) -> No
     http = await aiohttp_client(sim.app())
     session = await new_session(http)
     ws = await http.ws_connect(
-        f"/v1/sessions/{session['id']}/connect?token={session['stream']['token']}"
+        f"/v1/sessions/{session['id']}/connect?token={session['stream']['token']}",
+        timeout=WS_TIMEOUT,
     )
     await ws.receive_json()
 
@@ -376,7 +381,8 @@ async def test_pending_translations_are_flushed_before_session_ended(
     http = await aiohttp_client(sim.app())
     session = await new_session(http)
     ws = await http.ws_connect(
-        f"/v1/sessions/{session['id']}/connect?token={session['stream']['token']}"
+        f"/v1/sessions/{session['id']}/connect?token={session['stream']['token']}",
+        timeout=WS_TIMEOUT,
     )
     await ws.receive_json()
 
