@@ -26,11 +26,12 @@ fmt: install
 	$(VENV)/bin/ruff format bridge tests bench
 	$(VENV)/bin/ruff check --fix bridge tests bench
 
+# Without KALLGLOT_API_KEY / TWILIO_* the bridge starts its simulators beside it (and says so).
 run: install
-	@echo "make run: not yet (the bridge server lands with issue 4)"
+	BRIDGE_ROUTES="$${BRIDGE_ROUTES:-deploy/routes.example.toml}" exec $(PY) -m bridge serve
 
 demo: install
-	@echo "make demo: not yet (lands with issue 4)"
+	$(PY) -m bridge demo --out demo-out
 
 bench: install
 	$(PY) -m bench.audio

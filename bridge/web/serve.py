@@ -104,7 +104,7 @@ async def _with_simulators(config: Config, stack: AsyncExitStack) -> Config:
     if config.kallglot.api_key is None:
         from bridge.sim.kallglot import KallglotSimulator
 
-        simulator = KallglotSimulator()
+        simulator = KallglotSimulator(keep_audio=False)  # a long dev run must not hoard audio
         runner = web.AppRunner(simulator.app())
         await runner.setup()
         stack.push_async_callback(runner.cleanup)

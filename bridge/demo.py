@@ -1,0 +1,231 @@
+"""`python -m bridge demo`: one translated call end to end, on loopback, in real time.
+
+A German-speaking customer dials the call centre; the bridge answers, opens a Kallglot session
+(the simulator) and dials an English-speaking agent (a simulated phone). Each says one sentence
+in turn. What each party heard and the transcript are written under `--out`, and a summary says
+what a user would ask first: did every frame arrive, and how much delay did the bridge add.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from bridge.audio import codecs
+from bridge.audio.formats import Encoding
+from bridge.audio.wav import parse_wav
+from bridge.config import Config
+from bridge.log import configure_logging
+from bridge.sim.carrier import CarrierSimulator, SimCall
+from bridge.sim.kallglot import KallglotSimulator
+from bridge.sim.softphone import Phone
+from bridge.web.app import create_app
+from bridge.web.keys import REGISTRY
+
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
+CENTRE, AGENT, CUSTOMER = "+15550100001", "+15550100002", "+15550100003"
+FRAME = 160  # 20 ms of 8 kHz mu-law
+ROUTES = f"""
+[routes."{CENTRE}"]
+agent = "{AGENT}"
+customer_language = "de"
+agent_language = "en"
+greeting = "Willkommen."
+say_language = "de-DE"
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, default=Path("demo-out"), help="where to write results")
+    parser.add_argument(
+        "--delay", type=float, default=0.3, help="the Kallglot simulator's translation delay (s)"
+    )
+    parser.add_argument("--port", type=int, default=0, help="bridge port (default: any free one)")
+
+
+def run(args: argparse.Namespace) -> int:
+    configure_logging("warning")
+    summary = asyncio.run(demo(args.out, args.delay, args.port))
+    print(render(summary))
+    return 0 if all(leg["lost_frames"] == 0 for leg in summary["legs"].values()) else 1
+
+
+@dataclass
+class Turn:
+    speaker: SimCall
+    listener: SimCall
+    said: bytes  # mu-law
+    spoke_at: float
+
+
+async def demo(out: Path, delay: float, port: int) -> dict[str, Any]:
+    out.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before any call starts
+    kallglot = KallglotSimulator(translation_delay_s=delay)
+    carrier = CarrierSimulator(default_phone=None)
+    carrier.add_phone(AGENT, Phone(ring_s=1.0))
+    runners: list[web.AppRunner] = []
+
+    async def serve(app: web.Application, at_port: int = 0) -> str:
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", at_port).start()
+        runners.append(runner)
+        return f"http://127.0.0.1:{runner.addresses[0][1]}"
+
+    try:
+        kallglot_url = await serve(kallglot.app())
+        carrier.api_url = await carrier.start()
+        (out / "routes.toml").write_text(ROUTES)
+        bridge_port = port or _free_port()
+        config = Config.from_env(
+            {
+                "BRIDGE_PORT": str(bridge_port),
+                "BRIDGE_SECRET": "demo-secret-not-for-production-use-0123456789",
+                "BRIDGE_ROUTES": str(out / "routes.toml"),
+                "KALLGLOT_API_URL": kallglot_url + "/v1",
+                "KALLGLOT_API_KEY": kallglot.api_key,
+                "TWILIO_ACCOUNT_SID": carrier.account_sid,
+                "TWILIO_AUTH_TOKEN": carrier.auth_token,
+                "TWILIO_CALLER_ID": "+15550100000",
+                "TWILIO_API_URL": carrier.api_url,
+            }
+        )
+        app = create_app(config)
+        bridge_url = await serve(app, bridge_port)
+        started = time.perf_counter()
+        customer = await carrier.place_call(CUSTOMER, CENTRE, bridge_url + "/twilio/voice")
+        agent = await carrier.next_call(to=AGENT)
+        call = await app[REGISTRY].wait_for()
+        async with asyncio.timeout(60):
+            await call.activated.wait()
+            turns = [
+                await _say(customer, agent, _speech("customer_de")),
+                await _say(agent, customer, _speech("agent_en")),
+            ]
+            await customer.hang_up()
+            await call.ended()
+            await agent.ended.wait()
+        duration = time.perf_counter() - started
+        transcript = await _transcript(
+            kallglot_url, kallglot.api_key, call.session.id if call.session else None
+        )
+    finally:
+        await carrier.close()
+        for runner in reversed(runners):
+            await runner.cleanup()
+
+    (out / "customer-heard.wav").write_bytes(customer.heard_wav())
+    (out / "agent-heard.wav").write_bytes(agent.heard_wav())
+    (out / "transcript.json").write_text(json.dumps(transcript, indent=2, ensure_ascii=False))
+    summary = {
+        "call_id": call.id,
+        "end_reason": call.end_reason.value if call.end_reason else None,
+        "duration_s": round(duration, 2),
+        "translation_delay_s": delay,
+        "legs": {"customer": _leg(turns[0], turns[1]), "agent": _leg(turns[1], turns[0])},
+        "bridge": call.summary()["legs"],
+        "out": str(out),
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+async def _say(speaker: SimCall, listener: SimCall, pcm: bytes) -> Turn:
+    """`speaker` says `pcm`; returns once `listener` has received all of it (or it timed out)."""
+    said = codecs.encode(Encoding.MULAW, pcm)
+    spoke_at = time.perf_counter()
+    speaker.speak(pcm)
+    await listener.wait_until(lambda: said in _received(listener))
+    return Turn(speaker, listener, said, spoke_at)
+
+
+def _leg(own: Turn, other: Turn) -> dict[str, Any]:
+    """What one party sent and received, and the delay on what it said reaching the other."""
+    received = _received(own.listener)
+    offset = received.find(own.said)
+    lost = len(own.said) // FRAME if offset < 0 else 0
+    delays = []
+    if offset >= 0:
+        arrivals = _arrival_times(own.listener)
+        first = offset // FRAME
+        for i in range(len(own.said) // FRAME):
+            # Frame i left the phone about i * 20 ms after the speech started.
+            delays.append(arrivals[first + i] - own.spoke_at - i * 0.02)
+    return {
+        "frames_sent": len(own.said) // FRAME,
+        "frames_received": len(_received(other.listener)) // FRAME,
+        "lost_frames": lost,
+        "delay_ms": _percentiles(delays),
+    }
+
+
+def _received(party: SimCall) -> bytes:
+    return b"".join(media.payload for media in party.media_received)
+
+
+def _arrival_times(party: SimCall) -> list[float]:
+    times: list[float] = []
+    for media in party.media_received:
+        times.extend([media.at] * (len(media.payload) // FRAME))
+    return times
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    ordered = sorted(values)
+    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
+    return {
+        "p50": round(1000 * statistics.median(ordered), 1),
+        "p95": round(1000 * pick(0.95), 1),
+        "max": round(1000 * ordered[-1], 1),
+    }
+
+
+def _speech(name: str) -> bytes:
+    return parse_wav((DATA / f"{name}.wav").read_bytes())[1]
+
+
+async def _transcript(kallglot_url: str, api_key: str, session_id: str | None) -> Any:
+    if session_id is None:
+        return None
+    headers = {"Authorization": f"Bearer {api_key}"}
+    url = f"{kallglot_url}/v1/sessions/{session_id}/transcript"
+    async with aiohttp.ClientSession(headers=headers) as http, http.get(url) as response:
+        return await response.json()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def render(summary: dict[str, Any]) -> str:
+    delay = summary["translation_delay_s"] * 1000
+    lines = [
+        f"Demo call {summary['call_id']}: {summary['duration_s']} s, ended by {summary['end_reason']}",
+        f"(the Kallglot simulator takes {delay:.0f} ms to 'translate'; the bridge adds the rest)",
+        "",
+        f"{'party':<10}{'frames sent':>12}{'received':>10}{'lost':>6}   delay to the other party (ms)",
+    ]
+    for role, leg in summary["legs"].items():
+        d = leg["delay_ms"]
+        spread = f"p50 {d.get('p50')}  p95 {d.get('p95')}  max {d.get('max')}" if d else "n/a"
+        added = f"   bridge added p50 {d['p50'] - delay:.0f}" if d else ""
+        lines.append(
+            f"{role:<10}{leg['frames_sent']:>12}{leg['frames_received']:>10}{leg['lost_frames']:>6}   {spread}{added}"
+        )
+    lines += ["", f"What each party heard and the transcript: {summary['out']}/"]
+    return "\n".join(lines)
