@@ -8,13 +8,14 @@ use: `serve` then starts the simulators beside the bridge and says so loudly.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from bridge.calls.settings import BridgeSettings
 from bridge.carriers.twilio_config import TwilioSettings
 from bridge.kallglot.config import KallglotSettings
 from bridge.settings import ConfigError, Env, env_bool, env_choice
+from bridge.store.config import StoreSettings
 
 T = TypeVar("T")
 TWILIO_CREDENTIALS = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_CALLER_ID")
@@ -27,6 +28,7 @@ class Config:
     twilio: TwilioSettings | None  # None: no carrier account configured (local use only)
     log_level: str = "info"
     log_json: bool | None = None
+    store: StoreSettings = field(default_factory=StoreSettings)  # call records
 
     @classmethod
     def from_env(cls, env: Env) -> Config:
@@ -40,6 +42,7 @@ class Config:
                 return None
 
         bridge = read(BridgeSettings.from_env)
+        store = read(StoreSettings.from_env)
         kallglot = read(KallglotSettings.from_env)
         twilio = (
             read(TwilioSettings.from_env) if any(env.get(n) for n in TWILIO_CREDENTIALS) else None
@@ -54,8 +57,13 @@ class Config:
             if env.get("BRIDGE_LOG_JSON")
             else None
         )
-        if errors or bridge is None or kallglot is None or level is None:
+        if errors or bridge is None or kallglot is None or level is None or store is None:
             raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(errors))
         return cls(
-            bridge=bridge, kallglot=kallglot, twilio=twilio, log_level=level, log_json=json_logs
+            bridge=bridge,
+            kallglot=kallglot,
+            twilio=twilio,
+            log_level=level,
+            log_json=json_logs,
+            store=store,
         )

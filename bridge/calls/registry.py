@@ -23,18 +23,33 @@ from bridge.calls.tickets import Ticket
 RECENT_CALLS = 1000
 
 
+def _ignore(_: object) -> None:
+    pass
+
+
 class CallLimitReached(RuntimeError):
     pass
 
 
 class CallRegistry:
     def __init__(
-        self, services: CallServices, on_ended: Callable[[Call], None] = lambda _: None
+        self,
+        services: CallServices,
+        on_ended: Callable[[Call], None] = _ignore,
+        *,
+        on_created: Callable[[Call], None] = _ignore,
+        on_activated: Callable[[Call], None] = _ignore,
+        on_remembered: Callable[[dict[str, Any]], None] = _ignore,
     ) -> None:
+        """The `on_*` hooks see each call's lifecycle (call records); they must not block."""
         self._services = services
         self._calls: dict[str, Call] = {}
         self._recent: deque[dict[str, Any]] = deque(maxlen=RECENT_CALLS)
         self._on_ended = on_ended
+        self._on_created = on_created
+        self._on_activated = on_activated
+        self._on_remembered = on_remembered
+        self._activation_watchers: dict[str, asyncio.Task[None]] = {}
         self._idle = asyncio.Event()
         self._idle.set()
         self._created = asyncio.Event()  # pulsed for each new call
@@ -71,7 +86,15 @@ class CallRegistry:
         self._calls[call.id] = call
         self._idle.clear()
         self._created.set()
+        self._on_created(call)
+        self._activation_watchers[call.id] = asyncio.create_task(
+            self._watch_activation(call), name=f"activation-{call.id}"
+        )
         return call
+
+    async def _watch_activation(self, call: Call) -> None:
+        await call.activated.wait()
+        self._on_activated(call)
 
     async def wait_for(self, predicate: Callable[[Call], bool] = lambda _: True) -> Call:
         """The first live call matching `predicate`, waiting for it to be created if need be."""
@@ -85,8 +108,12 @@ class CallRegistry:
     def remember(self, summary: dict[str, Any]) -> None:
         """A call that ended without ever going live here (an unanswered outbound dial)."""
         self._recent.append(summary)
+        self._on_remembered(summary)
 
     def _ended(self, call: Call) -> None:
+        watcher = self._activation_watchers.pop(call.id, None)
+        if watcher is not None:
+            watcher.cancel()  # never activated: nothing to report
         if self._calls.pop(call.id, None) is not None:
             self._recent.append(call.summary())
         if not self._calls:

@@ -2,6 +2,12 @@
 
 Bearer-authenticated with BRIDGE_API_TOKEN. Errors are JSON `{"error": {"code", "message"}}`,
 with a message that says what to change.
+
+Listing and inspecting read the call records (every instance's calls) with this instance's
+live calls laid over them. `GET /v1/calls` takes `since`/`until` (ISO-8601, on the creation
+time), `status`, `end_reason`, `limit` (1..200, default 50) and a cursor, `before` or `after`;
+it answers newest first with `before` (the cursor of the next older page, null at the end) and
+`after` (the cursor to ask for calls newer than this page).
 """
 
 from __future__ import annotations
@@ -18,7 +24,10 @@ from bridge.calls.outbound import new_call_id
 from bridge.calls.plan import CallPlan
 from bridge.calls.routes import E164, LANGUAGE, SIP_URI
 from bridge.carriers.twilio_rest import CarrierError
-from bridge.web.keys import CONFIG, OUTBOUND, REGISTRY, SERVICES
+from bridge.store.base import StoreUnavailable
+from bridge.store.query import QueryError, query_from_params
+from bridge.store.records import CallRecord
+from bridge.web.keys import CONFIG, OUTBOUND, REGISTRY, SERVICES, STORE
 
 log = structlog.get_logger(__name__)
 CREATE_FIELDS = {"to", "agent", "source_language", "target_language", "mode"}
@@ -29,6 +38,7 @@ _ERRORS: dict[int, type[web.HTTPException]] = {
     401: web.HTTPUnauthorized,
     404: web.HTTPNotFound,
     409: web.HTTPConflict,
+    413: web.HTTPRequestEntityTooLarge,
     422: web.HTTPUnprocessableEntity,
     502: web.HTTPBadGateway,
     503: web.HTTPServiceUnavailable,
@@ -66,21 +76,43 @@ async def create_call(request: web.Request) -> web.Response:
         log.warning("outbound_dial_failed", call_id=plan.call_id, error=str(exc))
         fail(502, "carrier_error", f"the carrier refused to dial the agent: {exc}")
     dial = request.app[OUTBOUND].add(plan, agent_call_id)
+    request.app[STORE].dial_started(dial)
     log.info("outbound_call_started", call_id=plan.call_id, agent_call_id=agent_call_id)
     return web.json_response(dial.summary(), status=201)
 
 
 async def list_calls(request: web.Request) -> web.Response:
     authorize(request)
-    app = request.app
-    live = [call.summary() for call in app[REGISTRY].live()]
-    dialing = [dial.summary() for dial in app[OUTBOUND].pending()]
-    return web.json_response({"calls": live + dialing + app[REGISTRY].recent()[::-1]})
+    try:
+        query = query_from_params(request.query)
+    except QueryError as exc:
+        fail(422, f"invalid_{exc.field}", str(exc))
+    try:
+        page = await request.app[STORE].page(query, _in_memory(request.app))
+    except StoreUnavailable as exc:
+        _records_down(exc)
+    return web.json_response(
+        {
+            "calls": [record.to_json() for record in page.calls],
+            "before": page.before.encode() if page.before else None,
+            "after": page.after.encode() if page.after else None,
+        }
+    )
 
 
 async def get_call(request: web.Request) -> web.Response:
     authorize(request)
-    return web.json_response(_find(request))
+    record = await _find(request)
+    body = record.to_json()
+    if record.session_id is not None:
+        try:
+            events = await request.app[STORE].store.events(record.session_id)
+        except StoreUnavailable as exc:
+            _records_down(exc)
+        body["kallglot_events"] = [
+            {"id": e.event_id, "type": e.type, "created_at": e.created_at} for e in events
+        ]
+    return web.json_response(body)
 
 
 async def hang_up_call(request: web.Request) -> web.Response:
@@ -92,7 +124,9 @@ async def hang_up_call(request: web.Request) -> web.Response:
         return web.json_response(call.summary())
     dial = app[OUTBOUND].pop(call_id)
     if dial is None:
-        _find(request)  # ended already (returns it) or unknown (404)
+        record = await _find(request)  # 404 if unknown
+        if record.state != "ended":
+            fail(409, "not_here", f"call {call_id} is not live on this instance ({record.state})")
         fail(409, "already_ended", f"call {call_id} has already ended")
     try:
         await app[SERVICES].control.hang_up(dial.agent_call_id)
@@ -103,18 +137,50 @@ async def hang_up_call(request: web.Request) -> web.Response:
     return web.json_response(dial.summary())
 
 
-def _find(request: web.Request) -> dict[str, Any]:
-    app, call_id = request.app, request.match_info["call_id"]
+async def _find(request: web.Request) -> CallRecord:
+    """The call's record: this instance's in-memory state over the stored row."""
+    call_id = request.match_info["call_id"]
+    mine = _held_here(request.app, call_id)
+    try:
+        stored = await request.app[STORE].get(call_id)
+    except StoreUnavailable as exc:
+        if mine is None:
+            _records_down(exc)
+        stored = None
+    if mine is not None:
+        return mine.over(stored)
+    if stored is None:
+        fail(404, "not_found", f"no call {call_id}")
+    return stored
+
+
+def _held_here(app: web.Application, call_id: str) -> CallRecord | None:
+    records = app[STORE]
     call = app[REGISTRY].get(call_id)
     if call is not None:
-        return call.summary()
+        return records.of_call(call)
     dial = app[OUTBOUND].get(call_id)
     if dial is not None:
-        return dial.summary()
+        return records.of_summary(dial.summary())
     for summary in app[REGISTRY].recent():
         if summary["call_id"] == call_id:
-            return summary
-    fail(404, "not_found", f"no call {call_id} on this instance")
+            return records.of_summary(summary)
+    return None
+
+
+def _in_memory(app: web.Application) -> list[CallRecord]:
+    """This instance's calls as records: live, dialling, and recently ended."""
+    records = app[STORE]
+    return (
+        [records.of_call(call) for call in app[REGISTRY].live()]
+        + [records.of_summary(dial.summary()) for dial in app[OUTBOUND].pending()]
+        + [records.of_summary(summary) for summary in app[REGISTRY].recent()]
+    )
+
+
+def _records_down(exc: StoreUnavailable) -> NoReturn:
+    log.error("call_records_unreadable", error=str(exc))
+    fail(503, "records_unavailable", "the call records database is unreachable; try again")
 
 
 async def _json_object(request: web.Request) -> dict[str, Any]:

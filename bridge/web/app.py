@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
+import structlog
 from aiohttp import web
 
 from bridge.calls.model import EndReason
@@ -17,10 +18,14 @@ from bridge.carriers.twilio_rest import TwilioRest
 from bridge.carriers.twilio_signature import TwilioSignatures
 from bridge.config import Config
 from bridge.kallglot.rest import KallglotClient
-from bridge.web import api, health, media, twilio_hooks
-from bridge.web.keys import CONFIG, OUTBOUND, REGISTRY, SERVICES, SIGNATURES
+from bridge.store.recorder import open_call_records
+from bridge.web import api, health, kallglot_hooks, media, twilio_hooks
+from bridge.web.keys import CONFIG, OUTBOUND, REGISTRY, SERVICES, SIGNATURES, STORE
 
 MAX_BODY_BYTES = 64 * 1024  # Twilio webhooks are a few KB; nothing legitimate is bigger
+# Sent by a load balancer that tries another instance when one answers 503 (deploy/nginx).
+BALANCER_RETRY_HEADER = "X-Balancer-Retry"
+log = structlog.get_logger(__name__)
 
 
 def create_app(config: Config) -> web.Application:
@@ -28,7 +33,7 @@ def create_app(config: Config) -> web.Application:
         raise ValueError(
             "create_app needs Twilio settings (serve starts the carrier simulator when unset)"
         )
-    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[offer_new_calls_elsewhere])
     app[CONFIG] = config
     app[SIGNATURES] = TwilioSignatures(config.twilio.auth_token)
     app.cleanup_ctx.append(_services(config, config.twilio))
@@ -40,6 +45,7 @@ def create_app(config: Config) -> web.Application:
     app.router.add_get("/v1/calls", api.list_calls)
     app.router.add_get("/v1/calls/{call_id}", api.get_call)
     app.router.add_delete("/v1/calls/{call_id}", api.hang_up_call)
+    app.router.add_post("/kallglot/webhooks", kallglot_hooks.receive)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
     return app
@@ -49,7 +55,7 @@ def _services(
     config: Config, twilio: TwilioSettings
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def context(app: web.Application) -> AsyncIterator[None]:
-        async with aiohttp.ClientSession() as http:
+        async with aiohttp.ClientSession() as http, open_call_records(config.store) as records:
             rest = TwilioRest(twilio)
             services = CallServices(
                 settings=config.bridge,
@@ -58,7 +64,14 @@ def _services(
                 control=TwilioCallControl(rest, config.bridge, twilio.caller_id),
             )
             app[SERVICES] = services
-            app[REGISTRY] = CallRegistry(services)
+            app[STORE] = records
+            app[REGISTRY] = CallRegistry(
+                services,
+                records.call_ended,
+                on_created=records.call_created,
+                on_activated=records.call_activated,
+                on_remembered=records.summary_remembered,
+            )
             app[OUTBOUND] = OutboundDials(ttl_s=config.bridge.ring_timeout_s + 120)
             try:
                 yield
@@ -67,3 +80,35 @@ def _services(
                 await rest.close()
 
     return context
+
+
+NEW_CALL_PATHS = frozenset({"/twilio/voice", twilio_hooks.MENU_PATH})
+
+
+@web.middleware
+async def offer_new_calls_elsewhere(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Behind a balancer that retries, a draining (or full) instance turns new calls away.
+
+    A new call's voice webhook gets 503 so the balancer offers it to the next instance. While
+    draining, so does any carrier request for a call this instance does not have: a call id
+    hashes to the same instance every time, so every leg of such a call is turned away here
+    and lands together on the same next instance, while the calls this instance has are served
+    to the end. (Only draining, which never reverts: an instance merely full could free a slot
+    between two legs of one call and split it.) Without the balancer's header (a lone
+    instance) the handlers answer as they always do, with busy TwiML.
+    """
+    app = request.app
+    registry = app[REGISTRY]
+    if BALANCER_RETRY_HEADER in request.headers and not registry.accepting():
+        call_id = request.match_info.get("call_id")
+        if call_id is None:
+            refuse = request.path in NEW_CALL_PATHS
+        else:
+            ours = registry.get(call_id) or app[OUTBOUND].get(call_id)
+            refuse = registry.draining and request.path.startswith("/twilio/") and ours is None
+        if refuse:
+            log.info("new_call_sent_elsewhere", path=request.path, call_id=call_id)
+            raise web.HTTPServiceUnavailable(text="this instance takes no new calls\n")
+    return await handler(request)

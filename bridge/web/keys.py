@@ -9,9 +9,11 @@ from bridge.calls.registry import CallRegistry
 from bridge.calls.services import CallServices
 from bridge.carriers.twilio_signature import TwilioSignatures
 from bridge.config import Config
+from bridge.store.recorder import CallRecords
 
 CONFIG = web.AppKey("config", Config)
 SERVICES = web.AppKey("services", CallServices)
 REGISTRY = web.AppKey("registry", CallRegistry)
 OUTBOUND = web.AppKey("outbound", OutboundDials)
 SIGNATURES = web.AppKey("signatures", TwilioSignatures)
+STORE = web.AppKey("store", CallRecords)

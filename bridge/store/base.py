@@ -1,0 +1,52 @@
+"""The one interface both databases implement, and the error that means "try again later".
+
+`StoreUnavailable` is the line the writer acts on: the database cannot be reached (down,
+locked, out of connections), so the same write is retried later. Any other exception means
+the write itself was refused, and retrying it would only block the records behind it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from bridge.store.config import StoreSettings
+from bridge.store.migrations import MIGRATIONS, Migration
+from bridge.store.query import CallQuery
+from bridge.store.records import CallRecord, WebhookEvent
+
+
+class StoreUnavailable(Exception):
+    """The database could not be reached; the operation may succeed if retried later."""
+
+
+class Store(Protocol):
+    async def migrate(self, migrations: tuple[Migration, ...] = MIGRATIONS) -> int:
+        """Applies pending migrations (exactly once across instances); the schema version."""
+
+    async def save_calls(self, records: Sequence[CallRecord]) -> None:
+        """Upserts the calls and their legs, in one transaction."""
+
+    async def add_event(self, event: WebhookEvent) -> bool:
+        """Stores a webhook event; False when its id was stored before (a redelivery)."""
+
+    async def get_call(self, call_id: str) -> CallRecord | None: ...
+
+    async def list_calls(self, query: CallQuery, fetch: int) -> list[CallRecord]:
+        """Up to `fetch` records matching `query`, in page order (see sql.select_calls)."""
+
+    async def events(self, session_id: str | None = None) -> list[WebhookEvent]:
+        """Stored webhook events, oldest first; only one session's when `session_id` is given."""
+
+    async def close(self) -> None: ...
+
+
+def open_store(settings: StoreSettings) -> Store:
+    """The store BRIDGE_DATABASE_URL names; connects lazily (on `migrate` or first use)."""
+    if settings.is_postgres:
+        from bridge.store.postgres import PostgresStore
+
+        return PostgresStore(settings.database_url)
+    from bridge.store.sqlite import SqliteStore
+
+    return SqliteStore(settings.sqlite_path)

@@ -1,0 +1,69 @@
+"""Where call records live (BRIDGE_DATABASE_URL) and how this instance signs them.
+
+SQLite is the single-node default and needs nothing installed; every instance of a multi-node
+deployment must point at the same PostgreSQL instead, or each would see only its own calls.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from bridge.settings import ConfigError, Env, env_str
+
+DEFAULT_DATABASE_URL = "sqlite:///./kallglot-bridge.db"
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+
+
+def default_instance_id() -> str:
+    """The host name (a pod's name on Kubernetes) and, off PID 1, the process id."""
+    pid = os.getpid()
+    return socket.gethostname() if pid == 1 else f"{socket.gethostname()}-{pid}"
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSettings:
+    database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)  # may hold a password
+    instance_id: str = field(default_factory=default_instance_id)
+
+    @property
+    def is_postgres(self) -> bool:
+        return urlsplit(self.database_url).scheme in POSTGRES_SCHEMES
+
+    @property
+    def sqlite_path(self) -> str:
+        """The file behind a `sqlite:///` URL (`sqlite:////abs/path`, `sqlite:///:memory:`)."""
+        return self.database_url.removeprefix("sqlite:///")
+
+    def __repr__(self) -> str:
+        parts = urlsplit(self.database_url)
+        shown = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+        return f"StoreSettings(database_url={shown!r}, instance_id={self.instance_id!r})"
+
+    @classmethod
+    def from_env(cls, env: Env) -> StoreSettings:
+        url = env_str(env, "BRIDGE_DATABASE_URL", DEFAULT_DATABASE_URL)
+        parts = urlsplit(url)
+        if parts.scheme == "sqlite":
+            if not url.startswith("sqlite:///") or url == "sqlite:///":
+                raise ConfigError(
+                    f"BRIDGE_DATABASE_URL={url!r}: a SQLite URL names a file, like "
+                    "sqlite:///./kallglot-bridge.db or sqlite:////var/lib/bridge/calls.db"
+                )
+        elif parts.scheme in POSTGRES_SCHEMES:
+            if not parts.hostname and "host=" not in parts.query:
+                raise ConfigError(
+                    "BRIDGE_DATABASE_URL: a PostgreSQL URL needs a host, like "
+                    "postgresql://bridge:secret@db:5432/bridge"
+                )
+        else:
+            raise ConfigError(
+                f"BRIDGE_DATABASE_URL must start with sqlite:/// or postgresql:// "
+                f"(got scheme {parts.scheme!r})"
+            )
+        return cls(
+            database_url=url,
+            instance_id=env_str(env, "BRIDGE_INSTANCE_ID", default_instance_id()),
+        )

@@ -1,0 +1,115 @@
+"""What the application holds: records in (non-blocking), records and events out.
+
+The call registry reports each call's lifecycle here (created, active, ended; and outbound
+dials that ended before any call existed), and the API reads pages of calls merged with what
+is live in this process. Everything written goes through the background `RecordWriter`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from bridge.store.base import Store, StoreUnavailable, open_store
+from bridge.store.config import StoreSettings
+from bridge.store.query import CallQuery, Page, merge_page
+from bridge.store.records import CallRecord
+from bridge.store.writer import RecordWriter
+
+if TYPE_CHECKING:
+    from bridge.calls.call import Call
+    from bridge.calls.outbound import OutboundDial
+
+log = structlog.get_logger(__name__)
+CARRIER = "twilio"  # the one carrier today; the leg column is there for the next one
+STARTUP_WAIT_S = 30.0  # a database still starting (compose, a fresh pod) gets this long
+FLUSH_AT_SHUTDOWN_S = 10.0
+
+
+class CallRecords:
+    def __init__(self, store: Store, writer: RecordWriter, instance: str) -> None:
+        self.store = store
+        self.writer = writer
+        self.instance = instance
+
+    # -- in: the call registry's hooks (synchronous, never wait on the database) ------------
+
+    def call_created(self, call: Call) -> None:
+        self.writer.submit(self.of_call(call))
+
+    def call_activated(self, call: Call) -> None:
+        self.writer.submit(self.of_call(call))
+
+    def call_ended(self, call: Call) -> None:
+        self.writer.submit(self.of_call(call))
+
+    def dial_started(self, dial: OutboundDial) -> None:
+        self.writer.submit(self.of_summary(dial.summary()))
+
+    def summary_remembered(self, summary: Mapping[str, Any]) -> None:
+        """A call that ended without going live here (an outbound dial nobody answered)."""
+        self.writer.submit(self.of_summary(summary))
+
+    def of_call(self, call: Call) -> CallRecord:
+        route = call.plan.route.number if call.plan.route else None
+        return self.of_summary(call.summary(), route)
+
+    def of_summary(self, summary: Mapping[str, Any], route: str | None = None) -> CallRecord:
+        return CallRecord.from_summary(
+            summary, route=route, instance=self.instance, carrier=CARRIER
+        )
+
+    # -- out ---------------------------------------------------------------------------------
+
+    async def page(self, query: CallQuery, overlay: list[CallRecord]) -> Page:
+        """A page of calls: stored rows, overridden by `overlay` (this instance's live ones)."""
+        fetch = query.limit + len(overlay) + 1
+        stored = await self.store.list_calls(query, fetch)
+        return merge_page(stored, len(stored) < fetch, overlay, query)
+
+    async def get(self, call_id: str) -> CallRecord | None:
+        return await self.store.get_call(call_id)
+
+    async def flush(self) -> None:
+        """Until everything handed over so far is in the database (tests, shutdown)."""
+        await self.writer.flush()
+
+
+@asynccontextmanager
+async def open_call_records(
+    settings: StoreSettings, startup_wait_s: float = STARTUP_WAIT_S
+) -> AsyncIterator[CallRecords]:
+    """Opens and migrates the store, runs the writer; on exit flushes what is queued."""
+    store = open_store(settings)
+    try:
+        version = await _migrate(store, startup_wait_s)
+        log.info("call_records_ready", store=repr(settings), schema_version=version)
+        writer = RecordWriter(store)
+        writer.start()
+        try:
+            yield CallRecords(store, writer, settings.instance_id)
+        finally:
+            await writer.close(FLUSH_AT_SHUTDOWN_S)
+    finally:
+        await store.close()
+
+
+async def _migrate(store: Store, wait_s: float) -> int:
+    deadline = time.monotonic() + wait_s
+    delay = 0.2
+    while True:
+        try:
+            return await store.migrate()
+        except StoreUnavailable as exc:
+            if time.monotonic() + delay > deadline:
+                raise StoreUnavailable(
+                    f"call records: cannot reach the database named by BRIDGE_DATABASE_URL ({exc})"
+                ) from exc
+            log.warning("call_records_waiting_for_database", error=str(exc), retry_in_s=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)

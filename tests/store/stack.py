@@ -1,0 +1,83 @@
+"""The tests/e2e stack (both simulators and the bridge on loopback) with call records on.
+
+Records go to a SQLite file in the test's temp dir, Kallglot webhooks are accepted with a known
+secret, and the Kallglot simulator can be told to deliver its webhooks to the bridge. Test
+modules wrap `start` in a fixture of their own (see tests/web/test_kallglot_hooks.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from bridge.config import Config
+from bridge.sim.carrier import CarrierSimulator
+from bridge.sim.kallglot import KallglotSimulator
+from bridge.store.recorder import CallRecords
+from bridge.web.app import create_app
+from bridge.web.keys import STORE
+from tests.e2e.conftest import API_TOKEN, CALLER_ID, ROUTES, SECRET, Stack
+
+WEBHOOK_SECRET = "whsec_test_bridge"
+StackStarter = Callable[..., Awaitable[Stack]]
+
+
+class RecordsStacks:
+    """Starts stacks for one test and closes their carriers afterwards."""
+
+    def __init__(self, aiohttp_server: Any, port: Callable[[], int], tmp_path: Path) -> None:
+        self._server = aiohttp_server
+        self._port = port
+        self._tmp = tmp_path
+        self._made: list[Stack] = []
+
+    async def start(
+        self, *, webhooks_to_bridge: bool = False, translation_delay_s: float = 0.1, **env: str
+    ) -> Stack:
+        port = self._port()
+        kallglot = KallglotSimulator(
+            translation_delay_s=translation_delay_s,
+            webhook_url=f"http://127.0.0.1:{port}/kallglot/webhooks"
+            if webhooks_to_bridge
+            else None,
+            webhook_secret=WEBHOOK_SECRET,
+            webhook_retry_delays=(0.2, 0.5),
+        )
+        kallglot_server = await self._server(kallglot.app())
+        carrier = CarrierSimulator()
+        carrier_server = await self._server(carrier.app)
+        carrier.api_url = str(carrier_server.make_url("")).rstrip("/")
+        routes = self._tmp / "routes.toml"
+        routes.write_text(ROUTES)
+        settings = {
+            "BRIDGE_PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "BRIDGE_SECRET": SECRET,
+            "BRIDGE_API_TOKEN": API_TOKEN,
+            "BRIDGE_ROUTES": str(routes),
+            "BRIDGE_RING_TIMEOUT_S": "5",
+            "BRIDGE_DATABASE_URL": f"sqlite:///{self._tmp}/records.db",
+            "BRIDGE_INSTANCE_ID": "bridge-test",
+            "KALLGLOT_API_URL": str(kallglot_server.make_url("/v1")),
+            "KALLGLOT_API_KEY": kallglot.api_key,
+            "KALLGLOT_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "KALLGLOT_RETRY_TOTAL_S": "5",
+            "TWILIO_ACCOUNT_SID": carrier.account_sid,
+            "TWILIO_AUTH_TOKEN": carrier.auth_token,
+            "TWILIO_CALLER_ID": CALLER_ID,
+            "TWILIO_API_URL": carrier.api_url,
+        }
+        settings.update(env)
+        app = create_app(Config.from_env({k: v for k, v in settings.items() if v}))
+        bridge = await self._server(app, port=port)
+        stack = Stack(kallglot, carrier, bridge, app, settings)
+        self._made.append(stack)
+        return stack
+
+    async def close(self) -> None:
+        for stack in self._made:
+            await stack.carrier.close()
+
+
+def records(stack: Stack) -> CallRecords:
+    return stack.app[STORE]

@@ -1,0 +1,89 @@
+"""Records built from what the call says about itself, and merged with what is live."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from bridge.store.config import StoreSettings
+from bridge.store.records import DIALING, CallRecord, LegRecord
+from tests.store.support import T0, a_call
+
+SUMMARY = {
+    "call_id": "call_1",
+    "state": "ended",
+    "direction": "inbound",
+    "mode": "bidirectional_translation",
+    "customer_language": "de",
+    "agent_language": "en",
+    "session_id": "sess_1",
+    "created_at": T0,
+    "answered_at": T0 + 1,
+    "ended_at": T0 + 11,
+    "duration_s": 11.0,
+    "end_reason": "customer_hangup",
+    "error": None,
+    "legs": {
+        "customer": {
+            "carrier_call_id": "CAc",
+            "stream_id": "MZc",
+            "streams": 1,
+            "frames_in": 500,
+            "frames_out": 480,
+            "frames_heard": 470,
+            "frames_dropped": 3,
+            "underflows": 1,
+        },
+    },
+}
+
+
+def test_a_call_summary_becomes_a_record_with_audio_in_seconds() -> None:
+    record = CallRecord.from_summary(SUMMARY, route="+15550100001", instance="a", carrier="twilio")
+    assert record.legs == (LegRecord("customer", "twilio", "CAc", "MZc", 1, 10.0, 9.6, 3),)
+    assert record.route == "+15550100001"
+    assert record.instance == "a"
+    body = record.to_json()
+    assert body["duration_s"] == 11.0
+    assert body["legs"]["customer"]["audio_in_s"] == 10.0
+    # The API keeps every key Call.summary() has.
+    assert set(SUMMARY) <= set(body)
+
+
+def test_an_outbound_dial_summary_becomes_a_dialing_record() -> None:
+    dial = {
+        "call_id": "call_2",
+        "state": DIALING,
+        "direction": "outbound",
+        "mode": "bidirectional_translation",
+        "created_at": T0,
+        "legs": {"agent": {"carrier_call_id": "CAa"}},
+    }
+    record = CallRecord.from_summary(dial, route=None, instance="a", carrier="twilio")
+    assert record.rank == 0
+    assert record.legs == (LegRecord("agent", "twilio", "CAa"),)
+
+
+def test_in_memory_state_wins_over_the_stored_row_unless_that_is_further_along() -> None:
+    stored = a_call(1, state="active", route="+15550100001")
+    live = replace(stored, state="ending", route=None, created_at=T0 + 5)
+    merged = live.over(stored)
+    assert merged.state == "ending"
+    assert merged.route == "+15550100001"  # a gap filled from the row
+    assert merged.created_at == stored.created_at  # the earlier time, as the store keeps it
+
+    dial_here = CallRecord("call_0001", DIALING, "outbound", "x", T0 - 9, legs=())
+    assert dial_here.over(stored).state == "active"  # the call went live on another instance
+    assert dial_here.over(stored).legs == stored.legs
+
+
+def test_settings_name_the_database_and_never_show_its_password() -> None:
+    settings = StoreSettings.from_env(
+        {"BRIDGE_DATABASE_URL": "postgresql://bridge:s3cret@db:5432/bridge"}
+    )
+    assert settings.is_postgres
+    assert "s3cret" not in repr(settings)
+    assert StoreSettings.from_env({}).sqlite_path == "./kallglot-bridge.db"
+    absolute = StoreSettings.from_env({"BRIDGE_DATABASE_URL": "sqlite:////var/lib/b/calls.db"})
+    assert absolute.sqlite_path == "/var/lib/b/calls.db"
+    instance = StoreSettings.from_env({"BRIDGE_INSTANCE_ID": "bridge-7"}).instance_id
+    assert instance == "bridge-7"

@@ -1,0 +1,169 @@
+"""The store's contract, run against SQLite and PostgreSQL alike (see conftest `database`)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+import pytest
+
+from bridge.store.base import Store, open_store
+from bridge.store.config import StoreSettings
+from bridge.store.migrations import MIGRATIONS, Migration
+from bridge.store.query import CallQuery, Cursor, merge_page
+from bridge.store.records import DIALING, CallRecord, LegRecord, WebhookEvent
+from tests.store.support import T0, a_call
+
+EXTRA = Migration(3, "a later step", ("CREATE TABLE later_step (id INTEGER PRIMARY KEY)",))
+
+
+async def test_migrating_creates_the_schema_once_and_again_is_a_no_op(
+    database: StoreSettings,
+) -> None:
+    store = open_store(database)
+    try:
+        assert await store.migrate() == MIGRATIONS[-1].version
+        assert await store.migrate() == MIGRATIONS[-1].version
+        await store.save_calls([a_call(1)])
+        assert await store.get_call("call_0001") == a_call(1)
+    finally:
+        await store.close()
+
+
+async def test_pending_steps_apply_in_order_on_an_existing_database(
+    database: StoreSettings,
+) -> None:
+    store = open_store(database)
+    try:
+        assert await store.migrate(MIGRATIONS[:1]) == 1  # an older bridge created it
+        with pytest.raises(Exception):  # noqa: B017,PT011  (either driver's "no such table")
+            await store.add_event(WebhookEvent("evt_1", "session.ended", T0, "{}"))
+        assert await store.migrate((*MIGRATIONS, EXTRA)) == 3
+        assert await store.migrate((*MIGRATIONS, EXTRA)) == 3
+        assert await store.add_event(WebhookEvent("evt_1", "session.ended", T0, "{}"))
+        # An older bridge on a newer database changes nothing and keeps working.
+        assert await store.migrate() == 3
+    finally:
+        await store.close()
+
+
+async def test_a_failing_step_leaves_no_trace(database: StoreSettings) -> None:
+    store = open_store(database)
+    try:
+        await store.migrate()
+        broken = Migration(3, "broken", ("CREATE TABLE half_done (id INTEGER)", "NOT SQL AT ALL"))
+        with pytest.raises(Exception):  # noqa: B017,PT011  (a syntax error, either driver)
+            await store.migrate((*MIGRATIONS, broken))
+        # The table the step created before failing was rolled back with it: applying a
+        # correct step 3 that creates the same table works.
+        fixed = Migration(3, "fixed", ("CREATE TABLE half_done (id INTEGER)",))
+        assert await store.migrate((*MIGRATIONS, fixed)) == 3
+    finally:
+        await store.close()
+
+
+async def test_instances_starting_together_apply_each_step_exactly_once(
+    database: StoreSettings,
+) -> None:
+    # Five instances with their own connections; the step is not idempotent (a plain CREATE
+    # TABLE), so running it twice would fail one of them.
+    stores = [open_store(database) for _ in range(5)]
+    try:
+        versions = await asyncio.gather(*(s.migrate((*MIGRATIONS, EXTRA)) for s in stores))
+        assert versions == [3] * 5
+    finally:
+        await asyncio.gather(*(s.close() for s in stores))
+
+
+async def test_a_call_and_its_legs_round_trip(store: Store) -> None:
+    record = a_call(7, error="carrier said busy")
+    await store.save_calls([record])
+    assert await store.get_call(record.call_id) == record
+    assert await store.get_call("call_missing") is None
+
+
+async def test_records_of_one_call_merge_and_never_go_back(store: Store) -> None:
+    created = a_call(1, state="ringing", legs=(), session_id=None, route="+15550100001")
+    active = a_call(1, state="active", route=None)
+    ended = a_call(1, state="ended", route=None)
+    await store.save_calls([created])
+    await store.save_calls([active, ended])
+    # A late record from earlier in the call's life (another instance's outbound dial record,
+    # written after the call was live elsewhere) fills gaps but moves nothing back.
+    dial = CallRecord(
+        call_id="call_0001",
+        state=DIALING,
+        direction="outbound",
+        mode="bidirectional_translation",
+        created_at=T0 - 5,
+        instance="i-2",
+        legs=(LegRecord("agent", "twilio", "CA0001a"),),
+    )
+    await store.save_calls([dial])
+    stored = await store.get_call("call_0001")
+    assert stored is not None
+    assert stored.state == "ended"
+    assert stored.end_reason == "customer_hangup"
+    assert stored.route == "+15550100001"  # only the first record knew it
+    assert stored.created_at == T0 - 5  # the earliest creation time
+    assert stored.direction == "inbound"
+    assert stored.instance == "i-1"
+    assert stored.legs == ended.legs  # the agent leg's counters were not reset by the dial
+
+
+async def test_a_webhook_event_is_stored_once_per_id(store: Store) -> None:
+    event = WebhookEvent("evt_1", "session.ended", T0, '{"id":"evt_1"}', "sess_1", "x", "i-1")
+    assert await store.add_event(event) is True
+    assert await store.add_event(replace(event, received_at=T0 + 60)) is False
+    assert await store.add_event(replace(event, event_id="evt_2", session_id="sess_2"))
+    assert await store.events("sess_1") == [event]
+    assert [e.event_id for e in await store.events()] == ["evt_1", "evt_2"]
+
+
+async def test_filters_by_time_state_and_end_reason(store: Store) -> None:
+    await store.save_calls(
+        [
+            a_call(1),
+            a_call(2, end_reason="agent_unavailable"),
+            a_call(3, state="active"),
+            a_call(4),
+        ]
+    )
+
+    async def ids(**query: object) -> list[str]:
+        rows = await store.list_calls(CallQuery(**query), fetch=100)  # type: ignore[arg-type]
+        return [r.call_id for r in rows]
+
+    assert await ids() == ["call_0004", "call_0003", "call_0002", "call_0001"]
+    assert await ids(since=T0 + 2, until=T0 + 4) == ["call_0003", "call_0002"]
+    assert await ids(state="active") == ["call_0003"]
+    assert await ids(end_reason="customer_hangup") == ["call_0004", "call_0001"]
+    assert await ids(state="ended", since=T0 + 2) == ["call_0004", "call_0002"]
+
+
+async def test_pages_cover_every_call_once_both_ways_even_with_equal_times(store: Store) -> None:
+    # 25 calls, with groups created in the same instant: the id breaks the tie.
+    calls = [a_call(n, at=T0 + n // 3) for n in range(25)]
+    await store.save_calls(calls)
+    newest_first = sorted(calls, key=lambda r: r.sort_key, reverse=True)
+
+    async def page(query: CallQuery) -> tuple[list[str], Cursor | None, Cursor | None]:
+        fetch = query.limit + 1
+        rows = await store.list_calls(query, fetch)
+        result = merge_page(rows, len(rows) < fetch, [], query)
+        return [r.call_id for r in result.calls], result.before, result.after
+
+    seen: list[str] = []
+    ids, before, first_after = await page(CallQuery(limit=10))
+    seen += ids
+    while before is not None:
+        ids, before, _ = await page(CallQuery(limit=10, before=before))
+        seen += ids
+    assert seen == [r.call_id for r in newest_first]
+
+    # Walking back up with `after` from the oldest call returns the same pages, newest first.
+    oldest = Cursor.of(newest_first[-1])
+    ids, _, after = await page(CallQuery(limit=10, after=oldest))
+    assert ids == [r.call_id for r in newest_first[-11:-1]]
+    assert first_after == Cursor.of(newest_first[0])
+    assert after == Cursor.of(newest_first[-11])
