@@ -41,6 +41,7 @@ class PlayoutBuffer:
         mark_every_ms: int = 500,
         underflow_window_s: float = 1.0,
         now: Callable[[], float] = time.monotonic,
+        on_latency: Callable[[float], None] | None = None,
     ) -> None:
         self.carrier_format = carrier_format
         self.stats = PlayoutStats()
@@ -57,6 +58,10 @@ class PlayoutBuffer:
         # chunk would satisfy any count and buy no cushion at all.
         self._prebuffer_s = prebuffer_ms / 1000
         self._first_queued_at = 0.0
+        # Outbound latency per pushed chunk: (queue position of its first frame, arrival time).
+        self._on_latency = on_latency
+        self._arrivals: deque[tuple[int, float]] = deque()
+        self._removed = 0  # frames that left the queue: sent, dropped or cleared
         self._mark_every = max(1, mark_every_ms // FRAME_MS)
         self._underflow_window = underflow_window_s
         self._since_mark = 0
@@ -72,8 +77,13 @@ class PlayoutBuffer:
         if converter is None:
             converter = self._converters[fmt] = Converter(fmt, self.carrier_format)
         frames = self._framer.push(converter.convert(data))
-        if frames and not self._queue:
-            self._first_queued_at = self._now()
+        if not frames:
+            return
+        now = self._now()
+        if not self._queue:
+            self._first_queued_at = now
+        if self._on_latency is not None:
+            self._arrivals.append((self._removed + len(self._queue), now))
         self._queue.extend(frames)
         self.stats.frames_queued += len(frames)
         overflow = len(self._queue) - self._max_frames
@@ -81,6 +91,9 @@ class PlayoutBuffer:
             for _ in range(overflow):
                 self._queue.popleft()
             self.stats.frames_dropped += overflow
+            self._removed += overflow
+            while self._arrivals and self._arrivals[0][0] < self._removed:
+                self._arrivals.popleft()  # dropped, never played: no latency to report
 
     def wait_before_next(self) -> float | None:
         """Seconds until a frame may be sent; None when there is nothing to send."""
@@ -101,6 +114,9 @@ class PlayoutBuffer:
                 self.stats.underflows += 1
             frames.append(self._queue.popleft())
             self.stats.frames_sent += 1
+        if frames:
+            self._removed += len(frames)
+            self._observe_latency()
         self._since_mark += len(frames)
         if self._since_mark < self._mark_every:
             return frames, None
@@ -113,6 +129,15 @@ class PlayoutBuffer:
         self._since_mark = 0
         return f"{self._generation}:{self.stats.frames_sent}"
 
+    def _observe_latency(self) -> None:
+        """Chunks whose first frame just left: how long they waited here."""
+        arrivals, now = self._arrivals, None
+        while arrivals and arrivals[0][0] < self._removed:
+            _, arrived = arrivals.popleft()
+            now = self._now() if now is None else now
+            if self._on_latency is not None:
+                self._on_latency(now - arrived)
+
     def mark_played(self, name: str) -> None:
         generation, _, frames = name.partition(":")
         if generation == str(self._generation) and frames.isdigit():
@@ -122,6 +147,8 @@ class PlayoutBuffer:
         """Drops everything queued here; the caller also tells the carrier (`clear`)."""
         dropped = len(self._queue)
         self._queue.clear()
+        self._removed += dropped
+        self._arrivals.clear()
         self._framer.clear()
         for converter in self._converters.values():
             converter.reset()

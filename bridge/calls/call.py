@@ -22,10 +22,11 @@ from bridge.calls.model import CallState, EndReason, Mode, Role
 from bridge.calls.plan import CallPlan
 from bridge.calls.services import CallServices
 from bridge.carriers.twilio_rest import CarrierError
-from bridge.kallglot.errors import KallglotError
-from bridge.kallglot.events import AudioOutput, Ended, StreamFailed, Transcript
+from bridge.kallglot.errors import AuthenticationError, KallglotError, PermissionDeniedError
+from bridge.kallglot.events import AudioOutput, Ended, Reconnected, StreamFailed, Transcript
 from bridge.kallglot.models import Session
 from bridge.kallglot.stream import KallglotStream
+from bridge.metrics import LegSample
 
 ROLES = {role.value: role for role in Role}
 FAILED_DIAL_STATUSES = frozenset({"busy", "no-answer", "failed", "canceled"})
@@ -150,16 +151,16 @@ class Call:
 
     # -- audio --------------------------------------------------------------------------------
 
-    def on_media(self, role: Role, payload: bytes) -> None:
+    def on_media(self, role: Role, connection: LegConnection, payload: bytes) -> None:
         """Carrier audio from `role` (hot path: 50 calls a second per leg)."""
         leg = self.legs[role]
-        connection = leg.connection
-        if connection is not None:
-            connection.frames_in += 1
+        if leg.connection is not connection:
+            return  # a replaced stream's last buffered frames: they would interleave with the new
+        connection.frames_in += 1
         if self.state is not CallState.ACTIVE or self.stream is None or leg.to_kallglot is None:
             return
         self.stream.send_audio(role.value, leg.to_kallglot.convert(payload))
-        if self.plan.mode is Mode.ASSISTIVE and role is Role.CUSTOMER and connection is not None:
+        if self.plan.mode is Mode.ASSISTIVE and role is Role.CUSTOMER:
             agent = self.legs.get(Role.AGENT)
             if agent is not None and agent.connection is not None:
                 agent.connection.play(connection.messages.media_format, payload)
@@ -190,22 +191,25 @@ class Call:
     # -- Kallglot -----------------------------------------------------------------------------
 
     async def _start_kallglot(self) -> None:
-        services, plan = self._services, self.plan
+        services, plan, metrics = self._services, self.plan, self._services.metrics
         try:
-            self.session = await services.kallglot.create_session(
-                mode=plan.mode.value,
-                source_language=plan.customer_language,
-                target_language=plan.agent_language,
-                metadata={"call_id": self.id, "direction": plan.direction.value},
-                idempotency_key=f"{self.id}:create",
-            )
+            with metrics.kallglot_request_seconds.labels("create_session").time():
+                self.session = await services.kallglot.create_session(
+                    mode=plan.mode.value,
+                    source_language=plan.customer_language,
+                    target_language=plan.agent_language,
+                    metadata={"call_id": self.id, "direction": plan.direction.value},
+                    idempotency_key=f"{self.id}:create",
+                )
             self._log = self._log.bind(session_id=self.session.id)
             stream = KallglotStream(services.kallglot, self.session, services.kallglot_settings)
+            stream.stats.on_chunk_sent = metrics.inbound_latency
             await stream.connect()
         except KallglotError as exc:
-            self._log.warning("kallglot_start_failed", error=str(exc))
+            self._kallglot_failed(exc)
             self.request_end(EndReason.KALLGLOT_FAILED, apologize=self.plan.roles, detail=str(exc))
             return
+        services.health.kallglot_rejected = None
         self.stream = stream
         self._spawn(self._pump(stream), "kallglot-events")
         self._log.info("kallglot_ready", protocol=str(stream.input_format))
@@ -224,6 +228,8 @@ class Call:
                     )
             elif isinstance(event, Ended):
                 self.request_end(EndReason.KALLGLOT_ENDED, detail=event.reason)
+            elif isinstance(event, Reconnected):
+                self._services.metrics.kallglot_reconnects.inc()
             elif isinstance(event, StreamFailed):
                 self.request_end(
                     EndReason.KALLGLOT_FAILED, apologize=self.plan.roles, detail=event.reason
@@ -241,6 +247,7 @@ class Call:
             leg.to_kallglot = Converter(connection.messages.media_format, self.stream.input_format)
         self.state = CallState.ACTIVE
         self.activated.set()
+        self._services.metrics.calls_started.labels(self.plan.direction.value).inc()
         self.answered_at = self._services.clock()
         self._log.info("call_active", legs=[r.value for r in self.plan.roles])
 
@@ -255,6 +262,7 @@ class Call:
             carrier_call_id = await self._services.control.dial(self.plan, role)
         except CarrierError as exc:
             self._log.warning("dial_failed", leg=role.value, error=str(exc))
+            self._services.metrics.carrier_errors.labels("dial").inc()
             self.request_end(EndReason.unavailable(role), apologize=(role.other,), detail=str(exc))
             return
         self.legs[role].carrier_call_id = carrier_call_id
@@ -302,6 +310,7 @@ class Call:
         self.state = CallState.ENDED
         self.ended_at = self._services.clock()
         self._log.info("call_summary", **self.summary())
+        self._services.metrics.call_ended(reason.value, self.leg_samples())
         self._ended.set()
         self._on_ended(self)
 
@@ -320,6 +329,7 @@ class Call:
                     await control.hang_up(leg.carrier_call_id)
             except CarrierError as exc:
                 self._log.warning("hang_up_failed", leg=leg.role.value, error=str(exc))
+                self._services.metrics.carrier_errors.labels("hang_up").inc()
 
         await asyncio.gather(*(release(leg) for leg in self.legs.values()))
         connections = [leg.connection for leg in self.legs.values() if leg.connection is not None]
@@ -335,14 +345,43 @@ class Call:
         if self.stream is not None:
             await self.stream.close()
         elif self.session is not None:
+            metrics = self._services.metrics
             try:
-                await self._services.kallglot.end_session(
-                    self.session.id, idempotency_key=f"{self.id}:end"
-                )
+                with metrics.kallglot_request_seconds.labels("end_session").time():
+                    await self._services.kallglot.end_session(
+                        self.session.id, idempotency_key=f"{self.id}:end"
+                    )
             except KallglotError as exc:
                 self._log.error("kallglot_end_failed", error=str(exc))
+                self._kallglot_failed(exc)
+
+    def _kallglot_failed(self, exc: KallglotError) -> None:
+        self._log.warning("kallglot_error", error=str(exc), status=exc.status, code=exc.code)
+        label = exc.code or str(exc.status or "unreachable")
+        self._services.metrics.kallglot_errors.labels(label).inc()
+        if isinstance(exc, AuthenticationError | PermissionDeniedError):
+            self._services.health.kallglot_rejected = f"Kallglot refused the API key: {exc.message}"
 
     # -- housekeeping -------------------------------------------------------------------------
+
+    def leg_samples(self) -> list[LegSample]:
+        """The legs' counters now (metrics sum these over live calls at scrape time)."""
+        samples = []
+        for leg in self.legs.values():
+            connection = leg.connection
+            if connection is None:
+                continue
+            stats = connection.buffer.stats
+            samples.append(
+                LegSample(
+                    frames_in=connection.frames_in,
+                    frames_out=stats.frames_sent,
+                    underflows=stats.underflows,
+                    frames_dropped=stats.frames_dropped,
+                    queued_frames=connection.buffer.queued_frames,
+                )
+            )
+        return samples
 
     def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro, name=f"{name}-{self.id}")

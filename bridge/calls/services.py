@@ -12,6 +12,7 @@ from bridge.calls.plan import CallPlan
 from bridge.calls.settings import BridgeSettings
 from bridge.kallglot.config import KallglotSettings
 from bridge.kallglot.rest import KallglotClient
+from bridge.metrics import Metrics
 
 
 class CallControl(Protocol):
@@ -27,10 +28,19 @@ class CallControl(Protocol):
         """Replaces whatever the party hears with `text`, then hangs up."""
 
 
+@dataclass(slots=True)
+class Health:
+    """What readiness depends on beyond the registry (see bridge.web.health)."""
+
+    kallglot_rejected: str | None = None  # Kallglot refused our credentials: why
+
+
 @dataclass(frozen=True, slots=True)
 class CallServices:
     settings: BridgeSettings
     kallglot: KallglotClient
     kallglot_settings: KallglotSettings
     control: CallControl
+    metrics: Metrics = field(default_factory=Metrics)
+    health: Health = field(default_factory=Health)
     clock: Callable[[], float] = field(default=time.time)

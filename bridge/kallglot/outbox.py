@@ -22,6 +22,7 @@ class Chunk:
     speaker: str
     data: bytes = field(repr=False)
     timestamp_ms: int
+    ready_at: float = 0.0  # time.monotonic() when its last byte arrived (latency metrics)
 
 
 @dataclass(slots=True)
@@ -87,9 +88,9 @@ class Outbox:
         return lane
 
     def _enqueue(self, lane: _Lane, speaker: str, frames: list[bytes]) -> None:
-        now_ms = int(time.time() * 1000)
+        now_ms, ready_at = int(time.time() * 1000), time.monotonic()
         for frame in frames:
-            lane.queue.append(Chunk(self._order, speaker, frame, now_ms))
+            lane.queue.append(Chunk(self._order, speaker, frame, now_ms, ready_at))
             self._order += 1
             lane.queued_bytes += len(frame)
         self.pending += len(frames)

@@ -56,6 +56,7 @@ class KallglotClient:
         self._sleep = sleep
         self._backoff = Backoff(settings.retry_base_delay_s, settings.retry_max_delay_s)
         self._timeout = aiohttp.ClientTimeout(total=settings.http_timeout_s)
+        self.retries = 0  # every retry of every request, for metrics
         # Last values seen, for metrics; informational only.
         self.credits_remaining: str | None = None
         self.rate_limit_remaining: str | None = None
@@ -153,6 +154,7 @@ class KallglotClient:
                         f"gave up after {attempt} attempts in {elapsed:.1f} s; last: {error.message}"
                     ) from error
                 raise error
+            self.retries += 1
             bound.info(
                 "kallglot_request_retry",
                 attempt=attempt,

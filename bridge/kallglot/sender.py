@@ -8,6 +8,7 @@ same sequence: the series the server sees has no gaps and never goes backwards.
 from __future__ import annotations
 
 import asyncio
+import time
 
 from websockets.asyncio.client import ClientConnection
 
@@ -24,9 +25,8 @@ class Sender:
         self._attached = False  # a writer is running on a socket
         self._wake = asyncio.Event()  # there is something to send
         self._idle = asyncio.Event()  # everything queued has been sent
-        self._unsent: tuple[str, int, str] | None = (
-            None  # (speaker, bytes, message) built, not sent
-        )
+        # (speaker, bytes, message, ready_at): built, not yet sent
+        self._unsent: tuple[str, int, str, float] | None = None
 
     @property
     def busy(self) -> bool:
@@ -52,12 +52,14 @@ class Sender:
                         await self._wake.wait()
                         continue
                     text = protocol.audio(chunk.speaker, chunk.data, chunk.timestamp_ms)
-                    self._unsent = (chunk.speaker, len(chunk.data), text)
-                speaker, nbytes, text = self._unsent
+                    self._unsent = (chunk.speaker, len(chunk.data), text, chunk.ready_at)
+                speaker, nbytes, text, ready_at = self._unsent
                 await ws.send(text)
                 self._unsent = None
                 stats.chunks_sent += 1
                 stats.bytes_sent[speaker] = stats.bytes_sent.get(speaker, 0) + nbytes
+                if stats.on_chunk_sent is not None:
+                    stats.on_chunk_sent(time.monotonic() - ready_at)
         finally:
             self._attached = False
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bridge.kallglot.events import AudioOutput, Malformed, ServerEvent, SessionError, Unknown
@@ -22,6 +23,8 @@ class StreamStats:
     malformed: int = 0
     unknown: int = 0
     session_errors: int = 0
+    # Called with the seconds from a chunk's last byte arriving to it being on the socket.
+    on_chunk_sent: Callable[[float], None] | None = field(default=None, repr=False)
 
     def observe(self, event: ServerEvent) -> None:
         if isinstance(event, AudioOutput):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bridge.web.keys import REGISTRY
+from bridge.web.keys import REGISTRY, SERVICES
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -17,4 +17,7 @@ async def readyz(request: web.Request) -> web.Response:
         return web.json_response({"ready": False, "reason": "draining"}, status=503)
     if not registry.accepting():
         return web.json_response({"ready": False, "reason": "at BRIDGE_MAX_CALLS"}, status=503)
+    rejected = request.app[SERVICES].health.kallglot_rejected
+    if rejected is not None:
+        return web.json_response({"ready": False, "reason": rejected}, status=503)
     return web.json_response({"ready": True, "calls": len(registry)})

@@ -24,7 +24,7 @@ from bridge.calls.tickets import TicketError, verify
 from bridge.carriers.base import Dtmf, MarkPlayed, Media, ProtocolViolation, Started, Stopped
 from bridge.carriers.twilio import TwilioMediaStream
 from bridge.carriers.twilio_signature import SIGNATURE_HEADER, public_ws_url
-from bridge.web.keys import CONFIG, OUTBOUND, REGISTRY, SIGNATURES
+from bridge.web.keys import CONFIG, OUTBOUND, REGISTRY, SERVICES, SIGNATURES
 
 log = structlog.get_logger(__name__)
 MAX_MESSAGE_BYTES = 64 * 1024  # Twilio's frames are ~300 bytes; this leaves room for odd peers
@@ -45,6 +45,7 @@ async def media_stream(request: web.Request) -> web.StreamResponse:
             reason="bad X-Twilio-Signature",
             signed_url=url,
         )
+        app[SERVICES].metrics.webhook_rejections.labels("twilio_media_upgrade").inc()
         raise web.HTTPForbidden(text="X-Twilio-Signature does not match this stream URL\n")
 
     ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, timeout=CLOSE_TIMEOUT_S)
@@ -64,6 +65,7 @@ async def media_stream(request: web.Request) -> web.StreamResponse:
             exc.reason if isinstance(exc, ProtocolViolation) else str(exc) or "no start in time"
         )
         log.warning("media_stream_refused", call_id=call_id, reason=reason)
+        app[SERVICES].metrics.webhook_rejections.labels("twilio_media_ticket").inc()
         await ws.close(code=POLICY_VIOLATION, message=reason[:120].encode())
         return ws
     except CallLimitReached as exc:
@@ -83,6 +85,7 @@ async def media_stream(request: web.Request) -> web.StreamResponse:
             protocol.media_format,
             lead_ms=settings.playout_lead_ms,
             prebuffer_ms=settings.playout_prebuffer_ms,
+            on_latency=app[SERVICES].metrics.outbound_latency,
             max_queue_ms=settings.playout_max_queue_ms,
         ),
         stream_id=started.stream_id,
@@ -125,7 +128,7 @@ async def _pump(
                 return f"socket {msg.type.name.lower()}"
             event = protocol.parse(msg.data)
             if type(event) is Media:
-                on_media(role, event.payload)
+                on_media(role, connection, event.payload)
             elif isinstance(event, MarkPlayed):
                 call.on_mark(role, event.name)
             elif isinstance(event, Stopped):

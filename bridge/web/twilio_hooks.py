@@ -23,7 +23,7 @@ from bridge.calls.settings import BridgeSettings
 from bridge.calls.twilio_control import stream_twiml
 from bridge.carriers.twilio_signature import SIGNATURE_HEADER, public_http_url
 from bridge.carriers.twilio_twiml import Speech, language_menu_twiml, say_hangup_twiml
-from bridge.web.keys import CONFIG, OUTBOUND, REGISTRY, SIGNATURES
+from bridge.web.keys import CONFIG, OUTBOUND, REGISTRY, SERVICES, SIGNATURES
 
 log = structlog.get_logger(__name__)
 NOT_IN_SERVICE = "Sorry, this number is not in service."
@@ -39,6 +39,7 @@ async def verified_form(request: web.Request) -> Mapping[str, str]:
     params = cast("Mapping[str, str]", form)  # the validator reads repeated fields with getall()
     if not request.app[SIGNATURES].validate_webhook(url, params, signature):
         log.warning("twilio_signature_rejected", path=request.path, signed_url=url)
+        request.app[SERVICES].metrics.webhook_rejections.labels("twilio_webhook").inc()
         raise web.HTTPForbidden(
             text="X-Twilio-Signature does not match this request. Check that TWILIO_AUTH_TOKEN is "
             "the account's primary auth token and that BRIDGE_PUBLIC_URL is the URL Twilio calls.\n"

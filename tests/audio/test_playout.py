@@ -138,3 +138,18 @@ def test_a_talkspurt_starts_prebuffer_ms_after_its_first_audio() -> None:
     clock.now += 0.02
     assert len(buffer.take_due()[0]) == 10  # then everything within the lead goes at once
     assert buffer.wait_before_next() is None
+
+
+def test_each_chunk_reports_how_long_it_waited_for_its_first_frame_to_go() -> None:
+    clock = FakeClock()
+    waited: list[float] = []
+    buffer = PlayoutBuffer(
+        MULAW_8K, lead_ms=100, prebuffer_ms=60, now=clock, on_latency=waited.append
+    )
+    buffer.push(MULAW_8K, MULAW_8K.silence(800))
+    clock.now += 0.06  # the jitter buffer holds the talkspurt's start
+    buffer.take_due()
+    clock.now += 0.01
+    buffer.push(MULAW_8K, MULAW_8K.silence(800))  # the carrier still holds 90 ms: no wait
+    drain(buffer, clock)
+    assert [round(w, 3) for w in waited] == [0.06, 0.0]

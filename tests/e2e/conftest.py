@@ -6,6 +6,7 @@ what the simulators recorded, and what the bridge's API and logs say.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from bridge.calls.call import Call
 from bridge.config import Config
 from bridge.sim.carrier import CarrierSimulator, SimCall
 from bridge.sim.kallglot import KallglotSimulator
+from bridge.sim.softphone import Phone
 from bridge.web.app import create_app
 from bridge.web.keys import REGISTRY
 
@@ -109,8 +111,14 @@ async def make_stack(
 ) -> AsyncIterator[StackFactory]:
     made: list[Stack] = []
 
-    async def make(translation_delay_s: float = 0.1, **env_overrides: str) -> Stack:
-        kallglot = KallglotSimulator(translation_delay_s=translation_delay_s)
+    async def make(
+        translation_delay_s: float = 0.1,
+        kallglot_options: dict[str, Any] | None = None,
+        **env_overrides: str,
+    ) -> Stack:
+        kallglot = KallglotSimulator(
+            translation_delay_s=translation_delay_s, **(kallglot_options or {})
+        )
         kallglot_server = await aiohttp_server(kallglot.app())
         carrier = CarrierSimulator()
         carrier_server = await aiohttp_server(carrier.app)
@@ -143,3 +151,57 @@ async def make_stack(
     yield make
     for stack in made:
         await stack.carrier.close()
+
+
+async def bridged_call(
+    stack: Stack, number: str = CENTRE, agent_phone: Phone | None = None
+) -> tuple[SimCall, SimCall, Call]:
+    """An inbound call to `number`, once both legs and Kallglot are up (audio flows)."""
+    stack.carrier.add_phone(AGENT, agent_phone or Phone(ring_s=0.1))
+    known = {call.id for call in stack.live_calls()}
+    customer = await stack.carrier.place_call(CUSTOMER, number, stack.voice_url)
+    agent = await stack.carrier.next_call(to=AGENT)
+    call = await stack.call_for(lambda c: c.id not in known)
+    await call.activated.wait()
+    return customer, agent, call
+
+
+async def assert_cleaned_up(stack: Stack, call: Call) -> None:
+    """Nothing of `call` is left: its session ended once, none of its tasks still run."""
+    await call.ended()
+    session_id = call.session.id if call.session else None
+    leftovers = [
+        task
+        for task in asyncio.all_tasks()
+        if not task.done()
+        and (call.id in task.get_name() or (session_id and session_id in task.get_name()))
+    ]
+    if leftovers:  # a detach task returns one loop turn after the call ends: give it that
+        _, leftovers_set = await asyncio.wait(leftovers, timeout=2)
+        assert not leftovers_set, [task.get_name() for task in leftovers_set]
+    assert call.id not in {c.id for c in stack.live_calls()}
+    if session_id is not None:
+        assert stack.kallglot.sessions[session_id].ended_transitions == 1
+
+
+class Neighbour:
+    """A healthy call running beside a faulty one, to prove a fault stays with its own call."""
+
+    def __init__(self, stack: Stack, speech: bytes) -> None:
+        self.stack, self.speech = stack, speech
+
+    async def __aenter__(self) -> Neighbour:
+        self.customer, self.agent, self.call = await bridged_call(self.stack)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if exc[0] is not None:
+            return
+        # Still bridged, and audio still flows both ways, whole and in order.
+        said = mulaw(self.speech)
+        self.customer.speak(self.speech)
+        self.agent.speak(self.speech)
+        await wait_received(self.agent, said)
+        await wait_received(self.customer, said)
+        await self.customer.hang_up()
+        await assert_cleaned_up(self.stack, self.call)
