@@ -91,6 +91,7 @@ async def demo(out: Path, delay: float, port: int) -> dict[str, Any]:
                 "BRIDGE_PORT": str(bridge_port),
                 "BRIDGE_SECRET": "demo-secret-not-for-production-use-0123456789",
                 "BRIDGE_ROUTES": str(out / "routes.toml"),
+                "BRIDGE_DATABASE_URL": f"sqlite:///{out / 'calls.db'}",
                 "KALLGLOT_API_URL": kallglot_url + "/v1",
                 "KALLGLOT_API_KEY": kallglot.api_key,
                 "TWILIO_ACCOUNT_SID": carrier.account_sid,

@@ -132,6 +132,7 @@ async def make_stack(
             "BRIDGE_API_TOKEN": API_TOKEN,
             "BRIDGE_ROUTES": str(routes),
             "BRIDGE_RING_TIMEOUT_S": "5",
+            "BRIDGE_DATABASE_URL": f"sqlite:///{tmp_path / 'calls.db'}",
             "KALLGLOT_API_URL": str(kallglot_server.make_url("/v1")),
             "KALLGLOT_API_KEY": kallglot.api_key,
             "KALLGLOT_RETRY_TOTAL_S": "5",

@@ -1,0 +1,176 @@
+"""SIGTERM on a real `python -m bridge serve` process with a call in flight.
+
+The bridge stops taking calls (not ready; new callers hear the polite message), keeps the live
+call running until it ends or BRIDGE_DRAIN_TIMEOUT passes, then ends what is left cleanly and
+exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bridge.sim.carrier import CarrierSimulator
+from bridge.sim.kallglot import KallglotSimulator
+from bridge.sim.softphone import Phone
+from tests.e2e.conftest import (
+    AGENT,
+    API_TOKEN,
+    CALLER_ID,
+    CENTRE,
+    CUSTOMER,
+    ROUTES,
+    SECRET,
+    mulaw,
+    wait_received,
+)
+
+SECOND = 16000
+BUSY = "We are closing for maintenance. Please call again in a minute."
+
+
+class BridgeProcess:
+    """`python -m bridge serve` with JSON logs read line by line, so tests await log events."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.events: list[dict[str, Any]] = []
+        self._changed = asyncio.Event()
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        assert self.process.stderr is not None
+        async for line in self.process.stderr:
+            try:
+                self.events.append(json.loads(line))
+            except ValueError:
+                self.events.append({"event": line.decode(errors="replace").strip()})
+            self._changed.set()
+
+    async def logged(
+        self, event: str, where: Callable[[dict[str, Any]], bool] = lambda _: True
+    ) -> dict[str, Any]:
+        while True:
+            for entry in self.events:
+                if entry.get("event") == event and where(entry):
+                    return entry
+            if self._reader.done():
+                raise AssertionError(
+                    f"the bridge exited without logging {event!r}: {self.events[-5:]}"
+                )
+            self._changed.clear()
+            await self._changed.wait()
+
+
+@pytest.fixture
+async def bridge_process(
+    aiohttp_server: Any, unused_tcp_port_factory: Callable[[], int], tmp_path: Path
+) -> AsyncIterator[Callable[..., Any]]:
+    started: list[tuple[BridgeProcess, CarrierSimulator]] = []
+
+    async def start(
+        **env_overrides: str,
+    ) -> tuple[BridgeProcess, KallglotSimulator, CarrierSimulator, str]:
+        kallglot = KallglotSimulator(translation_delay_s=0.1)
+        kallglot_server = await aiohttp_server(kallglot.app())
+        carrier = CarrierSimulator()
+        carrier_server = await aiohttp_server(carrier.app)
+        carrier.api_url = str(carrier_server.make_url("")).rstrip("/")
+        (tmp_path / "routes.toml").write_text(ROUTES)
+        port = unused_tcp_port_factory()
+        env = {
+            **os.environ,
+            "BRIDGE_PORT": str(port),
+            "BRIDGE_PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "BRIDGE_SECRET": SECRET,
+            "BRIDGE_API_TOKEN": API_TOKEN,
+            "BRIDGE_ROUTES": str(tmp_path / "routes.toml"),
+            "BRIDGE_BUSY_MESSAGE": BUSY,
+            "BRIDGE_LOG_JSON": "true",
+            "BRIDGE_DATABASE_URL": f"sqlite:///{tmp_path / 'calls.db'}",
+            "KALLGLOT_API_URL": str(kallglot_server.make_url("/v1")),
+            "KALLGLOT_API_KEY": kallglot.api_key,
+            "TWILIO_ACCOUNT_SID": carrier.account_sid,
+            "TWILIO_AUTH_TOKEN": carrier.auth_token,
+            "TWILIO_CALLER_ID": CALLER_ID,
+            "TWILIO_API_URL": carrier.api_url,
+            **env_overrides,
+        }
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bridge", "serve", env=env, stderr=asyncio.subprocess.PIPE
+        )
+        bridge = BridgeProcess(process)
+        started.append((bridge, carrier))
+        await bridge.logged("bridge_listening")
+        return bridge, kallglot, carrier, f"http://127.0.0.1:{port}"
+
+    yield start
+    for bridge, carrier in started:
+        if bridge.process.returncode is None:
+            bridge.process.kill()
+            await bridge.process.wait()
+        await carrier.close()
+
+
+async def test_sigterm_lets_the_live_call_finish_refuses_new_ones_and_exits_0(
+    bridge_process: Callable[..., Any], customer_speech: bytes, agent_speech: bytes
+) -> None:
+    bridge, kallglot, carrier, url = await bridge_process()
+    carrier.add_phone(AGENT, Phone(ring_s=0.1))
+    async with asyncio.timeout(40), aiohttp.ClientSession() as http:
+        customer = await carrier.place_call(CUSTOMER, CENTRE, url + "/twilio/voice")
+        agent = await carrier.next_call(to=AGENT)
+        await bridge.logged("call_active")
+        bridge.process.send_signal(signal.SIGTERM)
+        await bridge.logged("draining")
+
+        async with http.get(url + "/readyz") as response:
+            assert response.status == 503
+            assert (await response.json())["reason"] == "draining"
+        latecomer = await carrier.place_call(CUSTOMER, CENTRE, url + "/twilio/voice")
+        await latecomer.wait_said(BUSY)
+        await latecomer.ended.wait()
+
+        # The live call is untouched: both ways, whole and in order.
+        customer.speak(customer_speech[:SECOND])
+        agent.speak(agent_speech[:SECOND])
+        await wait_received(agent, mulaw(customer_speech[:SECOND]))
+        await wait_received(customer, mulaw(agent_speech[:SECOND]))
+        await customer.hang_up()
+        assert await bridge.process.wait() == 0
+
+    summary = await bridge.logged("call_summary")
+    assert summary["end_reason"] == "customer_hangup"
+    assert not latecomer.stream_sids  # the latecomer never reached a media stream
+    (session,) = kallglot.sessions.values()
+    assert session.ended_transitions == 1
+
+
+async def test_sigterm_ends_calls_still_live_at_the_drain_timeout_cleanly(
+    bridge_process: Callable[..., Any],
+) -> None:
+    bridge, kallglot, carrier, url = await bridge_process(BRIDGE_DRAIN_TIMEOUT="0.5")
+    carrier.add_phone(AGENT, Phone(ring_s=0.1))
+    async with asyncio.timeout(40):
+        customer = await carrier.place_call(CUSTOMER, CENTRE, url + "/twilio/voice")
+        agent = await carrier.next_call(to=AGENT)
+        await bridge.logged("call_active")
+        bridge.process.send_signal(signal.SIGTERM)
+        assert await bridge.process.wait() == 0
+        await customer.ended.wait()
+        await agent.ended.wait()
+
+    summary = await bridge.logged("call_summary")
+    assert summary["end_reason"] == "drain_timeout"
+    assert customer.api_updates == agent.api_updates == ["Status=completed"]
+    (session,) = kallglot.sessions.values()
+    assert session.ended_transitions == 1
