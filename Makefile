@@ -3,7 +3,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install test lint fmt run demo bench clean
+.PHONY: install test test-cluster lint fmt run demo bench clean
 
 install: $(VENV)/.installed
 
@@ -16,6 +16,11 @@ $(VENV)/.installed: pyproject.toml
 
 test: install
 	$(PY) -m pytest -q
+
+# Three bridge processes behind nginx with PostgreSQL, on loopback (both must be installed;
+# .ci/run installs them). Not part of `make test`: tests/cluster is collected only when named.
+test-cluster: install
+	$(PY) -m pytest -q tests/cluster
 
 lint: install
 	$(VENV)/bin/ruff check bridge tests bench
