@@ -34,6 +34,13 @@ from bridge.web.keys import REGISTRY
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 CENTRE, AGENT, CUSTOMER = "+15550100001", "+15550100002", "+15550100003"
 FRAME = 160  # 20 ms of 8 kHz mu-law
+SHOWN_METRICS = (
+    "bridge_calls_started_total",
+    "bridge_calls_ended_total",
+    "bridge_frames_total",
+    "bridge_added_latency_seconds_count",
+    "bridge_playout_underflows_total",
+)
 ROUTES = f"""
 [routes."{CENTRE}"]
 agent = "{AGENT}"
@@ -119,6 +126,7 @@ async def demo(out: Path, delay: float, port: int) -> dict[str, Any]:
         transcript = await _transcript(
             kallglot_url, kallglot.api_key, call.session.id if call.session else None
         )
+        metrics = await _scrape(bridge_url + "/metrics")
     finally:
         await carrier.close()
         for runner in reversed(runners):
@@ -127,6 +135,7 @@ async def demo(out: Path, delay: float, port: int) -> dict[str, Any]:
     (out / "customer-heard.wav").write_bytes(customer.heard_wav())
     (out / "agent-heard.wav").write_bytes(agent.heard_wav())
     (out / "transcript.json").write_text(json.dumps(transcript, indent=2, ensure_ascii=False))
+    (out / "metrics.txt").write_text(metrics)
     summary = {
         "call_id": call.id,
         "end_reason": call.end_reason.value if call.end_reason else None,
@@ -134,6 +143,7 @@ async def demo(out: Path, delay: float, port: int) -> dict[str, Any]:
         "translation_delay_s": delay,
         "legs": {"customer": _leg(turns[0], turns[1]), "agent": _leg(turns[1], turns[0])},
         "bridge": call.summary()["legs"],
+        "metrics": [line for line in metrics.splitlines() if line.startswith(SHOWN_METRICS)],
         "out": str(out),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
@@ -205,6 +215,11 @@ async def _transcript(kallglot_url: str, api_key: str, session_id: str | None) -
         return await response.json()
 
 
+async def _scrape(url: str) -> str:
+    async with aiohttp.ClientSession() as http, http.get(url) as response:
+        return await response.text()
+
+
 def _free_port() -> int:
     import socket
 
@@ -228,5 +243,7 @@ def render(summary: dict[str, Any]) -> str:
         lines.append(
             f"{role:<10}{leg['frames_sent']:>12}{leg['frames_received']:>10}{leg['lost_frames']:>6}   {spread}{added}"
         )
+    lines += ["", "Bridge metrics after the call (all of them in metrics.txt):"]
+    lines += [f"  {line}" for line in summary["metrics"]]
     lines += ["", f"What each party heard and the transcript: {summary['out']}/"]
     return "\n".join(lines)

@@ -48,6 +48,7 @@ def create_app(config: Config) -> web.Application:
     app.router.add_post("/kallglot/webhooks", kallglot_hooks.receive)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
+    app.router.add_get("/metrics", health.metrics)
     return app
 
 
@@ -73,6 +74,14 @@ def _services(
                 on_remembered=records.summary_remembered,
             )
             app[OUTBOUND] = OutboundDials(ttl_s=config.bridge.ring_timeout_s + 120)
+            registry = app[REGISTRY]
+            services.metrics.watch(
+                live_legs=lambda: (
+                    sample for call in registry.live() for sample in call.leg_samples()
+                ),
+                active_calls=lambda: len(registry),
+                kallglot_retries=lambda: services.kallglot.retries,
+            )
             try:
                 yield
             finally:

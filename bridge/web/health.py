@@ -1,8 +1,11 @@
-"""Probes: /healthz says the process is alive, /readyz whether it should get new calls."""
+"""Probes: /healthz says the process is alive, /readyz whether it should get new calls, and
+/metrics what it is doing (Prometheus text format; no secrets in it, but scrape it from inside
+the cluster rather than publishing it)."""
 
 from __future__ import annotations
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from bridge.web.keys import REGISTRY, SERVICES
 
@@ -21,3 +24,10 @@ async def readyz(request: web.Request) -> web.Response:
     if rejected is not None:
         return web.json_response({"ready": False, "reason": rejected}, status=503)
     return web.json_response({"ready": True, "calls": len(registry)})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    return web.Response(
+        body=request.app[SERVICES].metrics.exposition(),
+        headers={"Content-Type": CONTENT_TYPE_LATEST},
+    )

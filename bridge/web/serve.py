@@ -133,9 +133,14 @@ async def _with_simulators(config: Config, stack: AsyncExitStack) -> Config:
         config = dataclasses.replace(config, twilio=twilio)
         log.warning(
             "Twilio credentials are not set: the bridge dials through a SIMULATED carrier where "
-            "every number answers. Place a test call with: python -m bridge call --bridge "
+            "every number answers (the command to place a test call is on stdout).",
+            carrier_api_url=api_url,
+        )
+        # Instructions for the person at the terminal, not a log line: logs carry no credentials.
+        print(
+            "Place a test call with:\n  .venv/bin/python -m bridge call --bridge "
             f"http://127.0.0.1:{config.bridge.port} --account-sid {carrier.account_sid} "
             f"--auth-token {carrier.auth_token} --to +15550100001 --audio tests/data/customer_de.wav",
-            carrier_api_url=api_url,
+            flush=True,
         )
     return config
