@@ -67,7 +67,9 @@ async def test_metrics_move_with_a_call(
     assert value(after, "bridge_calls_ended_total", reason="customer_hangup") == 1
     for direction in ("from_carrier", "to_carrier"):
         assert value(after, "bridge_frames_total", direction=direction) >= 50  # a second each way
-        assert value(after, "bridge_frames_total", direction=direction) >= value(during, "bridge_frames_total", direction=direction)
+        assert value(after, "bridge_frames_total", direction=direction) >= value(
+            during, "bridge_frames_total", direction=direction
+        )
     for direction in ("inbound", "outbound"):
         assert value(after, "bridge_added_latency_seconds_count", direction=direction) >= 10
     assert value(after, "bridge_kallglot_request_seconds_count", operation="create_session") == 1
@@ -76,11 +78,16 @@ async def test_metrics_move_with_a_call(
 
 async def test_forged_webhooks_are_counted(make_stack: StackFactory) -> None:
     stack = await make_stack()
-    async with aiohttp.ClientSession() as http:
-        async with http.post(stack.voice_url, data={"To": CENTRE}, headers={SIGNATURE_HEADER: "forged"}) as response:
-            assert response.status == 403
+    forged = {SIGNATURE_HEADER: "forged"}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(stack.voice_url, data={"To": CENTRE}, headers=forged) as response,
+    ):
+        assert response.status == 403
     metrics = await scrape(stack)
-    assert value(metrics, "bridge_webhook_verification_failures_total", source="twilio_webhook") == 1
+    assert (
+        value(metrics, "bridge_webhook_verification_failures_total", source="twilio_webhook") == 1
+    )
 
 
 async def test_logs_bind_call_ids_and_leak_no_secret_token_ticket_or_audio(
@@ -97,7 +104,8 @@ async def test_logs_bind_call_ids_and_leak_no_secret_token_ticket_or_audio(
 
     assert call.session is not None
     active = next(line for line in logged.splitlines() if "call_active" in line)
-    assert call.id in active and call.session.id in active
+    assert call.id in active
+    assert call.session.id in active
     secrets = {
         "Kallglot API key": stack.kallglot.api_key,
         "Twilio auth token": stack.carrier.auth_token,
@@ -132,9 +140,11 @@ async def test_rejected_kallglot_credentials_end_the_call_politely_and_make_the_
 async def test_at_max_calls_a_new_caller_hears_the_busy_message(
     make_stack: StackFactory,
 ) -> None:
-    stack = await make_stack(BRIDGE_MAX_CALLS="1", BRIDGE_BUSY_MESSAGE="Bitte rufen Sie gleich wieder an.")
+    stack = await make_stack(
+        BRIDGE_MAX_CALLS="1", BRIDGE_BUSY_MESSAGE="Bitte rufen Sie gleich wieder an."
+    )
     async with asyncio.timeout(20), aiohttp.ClientSession() as http:
-        customer, agent, call = await bridged_call(stack)
+        customer, _, call = await bridged_call(stack)
         second = await stack.carrier.place_call("+15550100009", CENTRE, stack.voice_url)
         await second.wait_said("Bitte rufen Sie gleich wieder an.")
         await second.ended.wait()
@@ -150,8 +160,12 @@ async def test_at_max_calls_a_new_caller_hears_the_busy_message(
 async def test_oversized_request_bodies_are_refused(make_stack: StackFactory) -> None:
     stack = await make_stack()
     async with aiohttp.ClientSession() as http:
-        async with http.post(stack.voice_url, data={"To": CENTRE, "Junk": "x" * 100_000}) as response:
+        async with http.post(
+            stack.voice_url, data={"To": CENTRE, "Junk": "x" * 100_000}
+        ) as response:
             assert response.status == 413
         headers = {"Authorization": f"Bearer {API_TOKEN}"}
-        async with http.post(stack.url + "/v1/calls", data=b"{" + b" " * 100_000, headers=headers) as response:
+        async with http.post(
+            stack.url + "/v1/calls", data=b"{" + b" " * 100_000, headers=headers
+        ) as response:
             assert response.status == 413
