@@ -9,7 +9,6 @@ other leg hung up, the Kallglot session ended (so it stops billing), every task 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -18,31 +17,20 @@ import structlog
 
 from bridge.audio.converter import Converter
 from bridge.calls.connection import LegConnection
+from bridge.calls.kallglot_link import KallglotLink
+from bridge.calls.leg import Leg
 from bridge.calls.model import CallState, EndReason, Mode, Role
 from bridge.calls.plan import CallPlan
 from bridge.calls.services import CallServices
 from bridge.carriers.twilio_rest import CarrierError
-from bridge.kallglot.errors import AuthenticationError, KallglotError, PermissionDeniedError
-from bridge.kallglot.events import AudioOutput, Ended, Reconnected, StreamFailed, Transcript
+from bridge.kallglot.events import AudioOutput, Transcript
 from bridge.kallglot.models import Session
 from bridge.kallglot.stream import KallglotStream
 from bridge.metrics import LegSample
 
 ROLES = {role.value: role for role in Role}
 FAILED_DIAL_STATUSES = frozenset({"busy", "no-answer", "failed", "canceled"})
-KALLGLOT_START_GRACE_S = 60.0  # teardown waits this long for a session create already under way
 ANSWER_GRACE_S = 15.0  # after the ring timeout, before a dialled leg counts as unanswered
-
-
-@dataclass(slots=True)
-class Leg:
-    role: Role
-    carrier_call_id: str | None = None
-    connection: LegConnection | None = None
-    to_kallglot: Converter | None = None
-    answered_at: float | None = None
-    gone: bool = False  # the carrier call is over: nothing to hang up
-    streams: int = 0  # media sockets this leg has had (more than one: a reconnect replaced it)
 
 
 @dataclass(slots=True)
@@ -64,8 +52,6 @@ class Call:
         self.id = plan.call_id
         self.state = CallState.RINGING
         self.legs: dict[Role, Leg] = {}
-        self.session: Session | None = None
-        self.stream: KallglotStream | None = None
         self.transcript: list[TranscriptLine] = []
         self.created_at = services.clock()
         self.answered_at: float | None = None
@@ -77,12 +63,20 @@ class Call:
         self._services = services
         self._on_ended = on_ended
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._kallglot_start: asyncio.Task[None] | None = None
         self._dials: list[asyncio.Task[None]] = []  # awaited, never cancelled: see _teardown
         self._ending: asyncio.Task[None] | None = None
         self._ended = asyncio.Event()
         self._detaching: set[asyncio.Task[None]] = set()
         self._log = structlog.get_logger(__name__).bind(call_id=self.id)
+        self.kallglot = KallglotLink(plan, services, self._log)
+
+    @property
+    def session(self) -> Session | None:
+        return self.kallglot.session
+
+    @property
+    def stream(self) -> KallglotStream | None:
+        return self.kallglot.stream
 
     # -- legs ---------------------------------------------------------------------------------
 
@@ -103,9 +97,9 @@ class Call:
             await previous.close(1000, "replaced by a newer stream for this leg")
         else:
             log.info("leg_connected", carrier_call_id=connection.carrier_call_id)
-        if self._kallglot_start is None:
+        if not self.kallglot.started:
             self.state = CallState.BRIDGING
-            self._kallglot_start = self._spawn(self._start_kallglot(), "kallglot-start")
+            self.kallglot.start(self)
         for other in self.plan.roles:
             if other not in self.legs and self.plan.dial_target(other) is not None:
                 self.legs[other] = Leg(other)
@@ -188,52 +182,29 @@ class Call:
             return ROLES[output.speaker].other
         return None
 
-    # -- Kallglot -----------------------------------------------------------------------------
+    # -- Kallglot (the link's owner) ----------------------------------------------------------
 
-    async def _start_kallglot(self) -> None:
-        services, plan, metrics = self._services, self.plan, self._services.metrics
-        try:
-            with metrics.kallglot_request_seconds.labels("create_session").time():
-                self.session = await services.kallglot.create_session(
-                    mode=plan.mode.value,
-                    source_language=plan.customer_language,
-                    target_language=plan.agent_language,
-                    metadata={"call_id": self.id, "direction": plan.direction.value},
-                    idempotency_key=f"{self.id}:create",
-                )
+    def kallglot_ready(self) -> None:
+        if self.session is not None:
             self._log = self._log.bind(session_id=self.session.id)
-            stream = KallglotStream(services.kallglot, self.session, services.kallglot_settings)
-            stream.stats.on_chunk_sent = metrics.inbound_latency
-            await stream.connect()
-        except KallglotError as exc:
-            self._kallglot_failed(exc)
-            self.request_end(EndReason.KALLGLOT_FAILED, apologize=self.plan.roles, detail=str(exc))
-            return
-        services.health.kallglot_rejected = None
-        self.stream = stream
-        self._spawn(self._pump(stream), "kallglot-events")
-        self._log.info("kallglot_ready", protocol=str(stream.input_format))
         self._maybe_activate()
 
-    async def _pump(self, stream: KallglotStream) -> None:
-        async for event in stream.events():
-            if isinstance(event, AudioOutput):
-                self._route_output(event)
-            elif isinstance(event, Transcript):
-                if event.final:
-                    self.transcript.append(
-                        TranscriptLine(
-                            event.speaker, event.text, event.language, event.translation_text
-                        )
-                    )
-            elif isinstance(event, Ended):
-                self.request_end(EndReason.KALLGLOT_ENDED, detail=event.reason)
-            elif isinstance(event, Reconnected):
-                self._services.metrics.kallglot_reconnects.inc()
-            elif isinstance(event, StreamFailed):
-                self.request_end(
-                    EndReason.KALLGLOT_FAILED, apologize=self.plan.roles, detail=event.reason
+    def kallglot_output(self, output: AudioOutput) -> None:
+        self._route_output(output)
+
+    def kallglot_transcript(self, transcript: Transcript) -> None:
+        if transcript.final:
+            self.transcript.append(
+                TranscriptLine(
+                    transcript.speaker,
+                    transcript.text,
+                    transcript.language,
+                    transcript.translation_text,
                 )
+            )
+
+    def kallglot_gone(self, reason: EndReason, detail: str | None, apologize: bool) -> None:
+        self.request_end(reason, apologize=self.plan.roles if apologize else (), detail=detail)
 
     def _maybe_activate(self) -> None:
         if self.state is not CallState.BRIDGING or self.stream is None:
@@ -301,11 +272,11 @@ class Call:
         self._log.info("call_ending", reason=reason.value, detail=detail)
         # A dial or session create already sent may have created something billable: let those
         # finish (their clients bound them) so that what they created is released below.
-        for task in self._tasks - {self._kallglot_start, *self._dials}:
+        for task in self._tasks - set(self._dials):
             task.cancel()
         await asyncio.gather(*self._dials, return_exceptions=True)
         await self._release_carrier(apologize)
-        await self._release_kallglot()
+        await self.kallglot.release()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self.state = CallState.ENDED
         self.ended_at = self._services.clock()
@@ -335,53 +306,11 @@ class Call:
         connections = [leg.connection for leg in self.legs.values() if leg.connection is not None]
         await asyncio.gather(*(connection.close(1000, "call ended") for connection in connections))
 
-    async def _release_kallglot(self) -> None:
-        if self._kallglot_start is not None and not self._kallglot_start.done():
-            # A create already sent may bill a session: let it finish, then end that session.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(KALLGLOT_START_GRACE_S):
-                    await asyncio.shield(self._kallglot_start)
-            self._kallglot_start.cancel()
-        if self.stream is not None:
-            await self.stream.close()
-        elif self.session is not None:
-            metrics = self._services.metrics
-            try:
-                with metrics.kallglot_request_seconds.labels("end_session").time():
-                    await self._services.kallglot.end_session(
-                        self.session.id, idempotency_key=f"{self.id}:end"
-                    )
-            except KallglotError as exc:
-                self._log.error("kallglot_end_failed", error=str(exc))
-                self._kallglot_failed(exc)
-
-    def _kallglot_failed(self, exc: KallglotError) -> None:
-        self._log.warning("kallglot_error", error=str(exc), status=exc.status, code=exc.code)
-        label = exc.code or str(exc.status or "unreachable")
-        self._services.metrics.kallglot_errors.labels(label).inc()
-        if isinstance(exc, AuthenticationError | PermissionDeniedError):
-            self._services.health.kallglot_rejected = f"Kallglot refused the API key: {exc.message}"
-
     # -- housekeeping -------------------------------------------------------------------------
 
     def leg_samples(self) -> list[LegSample]:
         """The legs' counters now (metrics sum these over live calls at scrape time)."""
-        samples = []
-        for leg in self.legs.values():
-            connection = leg.connection
-            if connection is None:
-                continue
-            stats = connection.buffer.stats
-            samples.append(
-                LegSample(
-                    frames_in=connection.frames_in,
-                    frames_out=stats.frames_sent,
-                    underflows=stats.underflows,
-                    frames_dropped=stats.frames_dropped,
-                    queued_frames=connection.buffer.queued_frames,
-                )
-            )
-        return samples
+        return [sample for leg in self.legs.values() if (sample := leg.sample()) is not None]
 
     def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro, name=f"{name}-{self.id}")
@@ -395,20 +324,6 @@ class Call:
 
     def summary(self) -> dict[str, Any]:
         now = self.ended_at or self._services.clock()
-        legs = {}
-        for role, leg in self.legs.items():
-            connection = leg.connection
-            stats = connection.buffer.stats if connection is not None else None
-            legs[role.value] = {
-                "carrier_call_id": leg.carrier_call_id,
-                "stream_id": connection.stream_id if connection else None,
-                "streams": leg.streams,
-                "frames_in": connection.frames_in if connection else 0,
-                "frames_out": stats.frames_sent if stats else 0,
-                "frames_heard": stats.frames_heard if stats else 0,
-                "frames_dropped": stats.frames_dropped if stats else 0,
-                "underflows": stats.underflows if stats else 0,
-            }
         return {
             "call_id": self.id,
             "state": self.state.value,
@@ -423,5 +338,5 @@ class Call:
             "duration_s": round(now - self.created_at, 3),
             "end_reason": self.end_reason.value if self.end_reason else None,
             "error": self.error,
-            "legs": legs,
+            "legs": {role.value: leg.summary() for role, leg in self.legs.items()},
         }

@@ -1,0 +1,50 @@
+"""One party's side of a call: their carrier call, and the media stream that carries it now."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bridge.audio.converter import Converter
+from bridge.calls.connection import LegConnection
+from bridge.calls.model import Role
+from bridge.metrics import LegSample
+
+
+@dataclass(slots=True)
+class Leg:
+    role: Role
+    carrier_call_id: str | None = None
+    connection: LegConnection | None = None
+    to_kallglot: Converter | None = None  # carrier format -> Kallglot input, once the call is live
+    answered_at: float | None = None
+    gone: bool = False  # the carrier call is over: nothing to hang up
+    streams: int = 0  # media sockets this leg has had (more than one: a reconnect replaced it)
+
+    def sample(self) -> LegSample | None:
+        """Counters for metrics (None while no stream is up)."""
+        connection = self.connection
+        if connection is None:
+            return None
+        stats = connection.buffer.stats
+        return LegSample(
+            frames_in=connection.frames_in,
+            frames_out=stats.frames_sent,
+            underflows=stats.underflows,
+            frames_dropped=stats.frames_dropped,
+            queued_frames=connection.buffer.queued_frames,
+        )
+
+    def summary(self) -> dict[str, Any]:
+        connection = self.connection
+        stats = connection.buffer.stats if connection is not None else None
+        return {
+            "carrier_call_id": self.carrier_call_id,
+            "stream_id": connection.stream_id if connection else None,
+            "streams": self.streams,
+            "frames_in": connection.frames_in if connection else 0,
+            "frames_out": stats.frames_sent if stats else 0,
+            "frames_heard": stats.frames_heard if stats else 0,
+            "frames_dropped": stats.frames_dropped if stats else 0,
+            "underflows": stats.underflows if stats else 0,
+        }
