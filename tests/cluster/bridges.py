@@ -50,12 +50,14 @@ class BridgeProcess:
             )
         await wait_for_port(self.port, self.process, self.log, timeout_s=30)
 
-    async def readyz(self) -> int:
+    async def draining(self) -> bool:
+        """Whether the instance says it is draining (its SIGTERM handler has run)."""
         async with (
             aiohttp.ClientSession() as http,
             http.get(self.url + "/readyz") as response,
         ):
-            return response.status
+            body = await response.json()
+            return response.status == 503 and body.get("reason") == "draining"
 
     def terminate(self) -> None:
         assert self.process is not None

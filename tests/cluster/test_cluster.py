@@ -244,10 +244,7 @@ async def test_calls_stay_whole_on_one_instance_and_a_drain_drops_none(
             victim.terminate()
             sigterm_at = time.time()
 
-            async def draining() -> bool:  # its signal handler has run
-                return await victim.readyz() == 503
-
-            await poll(draining, every_s=0.02)
+            await poll(victim.draining, every_s=0.02)
 
             phase = "second wave: setting up"
             wave2 = [asyncio.create_task(run_call(o, hold=False)) for o in second]
