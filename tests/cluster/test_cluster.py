@@ -3,7 +3,7 @@
 Twenty two-leg inbound calls go through nginx in two waves. Once the first ten are all talking,
 the instance holding the most of them gets SIGTERM; the second ten then arrive while it drains.
 Every call must be whole on one instance (its own logs say where each leg landed), every party
-must hear everything the other said, every call must end by the customer hanging up, the
+must get everything the other said, every call must end by the customer hanging up, the
 drained instance must take no new call, finish its own and exit 0, and PostgreSQL must hold
 the record of every call and leg, and every Kallglot webhook once.
 """
@@ -11,177 +11,28 @@ the record of every call and leg, and every Kallglot webhook once.
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import aiohttp
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 
-from bridge.sim.carrier import CarrierSimulator, SimCall
-from bridge.sim.kallglot import KallglotSimulator
-from bridge.sim.softphone import Phone
-from tests.cluster.bridges import BridgeProcess
-from tests.cluster.nginx import Nginx, nginx_binary
+from tests.cluster.support import (
+    CALLS,
+    INSTANCES,
+    SPEECH_BYTES,
+    WAVE,
+    Cluster,
+    Outcome,
+    agent_number,
+    call_id_of,
+    centre,
+    poll,
+    received,
+    report,
+)
 from tests.e2e.conftest import mulaw
-from tests.store.pg import PostgresServer, free_port, skip_or_fail
-
-CALLS = 20
-WAVE = 10
-INSTANCES = 3
-SPEECH_BYTES = 2 * 16000  # two seconds of 8 kHz PCM16 per party
-SECRET = "cluster-test-secret-" + "x" * 20
-API_TOKEN = "cluster-api-token"
-WEBHOOK_SECRET = "whsec_cluster"
-
-
-def centre(i: int) -> str:
-    return f"+1555020{i:04d}"
-
-
-def agent_number(i: int) -> str:
-    return f"+1555030{i:04d}"
-
-
-def routes() -> str:
-    return "".join(
-        f'[routes."{centre(i)}"]\nagent = "{agent_number(i)}"\n'
-        'customer_language = "de"\nagent_language = "en"\n\n'
-        for i in range(CALLS)
-    )
-
-
-def received(party: SimCall) -> bytes:
-    """Everything the bridge sent the party, in order. (What the party's loudspeaker played
-    also has silence wherever a frame arrived late, which on a loaded machine happens.)"""
-    return b"".join(media.payload for media in party.media_received)
-
-
-def report(phase: str, outcomes: list[Outcome], bridges: list[BridgeProcess]) -> str:
-    """What every call and instance was doing: the failure message of a timed-out run."""
-    lines = [f"timed out during: {phase}"]
-    for o in outcomes:
-        customer, agent = o.customer, o.agent
-        lines.append(
-            f"  call {o.index} {o.call_id} on {o.instance or '?'}: {o.step}; customer "
-            f"{customer.status if customer else '-'} got {customer.received_bytes if customer else 0}"
-            f", agent {agent.status if agent else '-'} got {agent.received_bytes if agent else 0}"
-        )
-    for bridge in bridges:
-        code = bridge.process.returncode if bridge.process else None
-        lines.append(f"  {bridge.name} (exit {code}) last lines:")
-        lines += ["    " + line for line in bridge.log.read_text().splitlines()[-8:]]
-    return "\n".join(lines)
-
-
-def call_id_of(ticket: str) -> str:
-    """The call id inside a stream's ticket (its body is base64url JSON; "c" is the call)."""
-    body = ticket.partition(".")[0]
-    return str(json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))["c"])
-
-
-async def poll(check: Callable[[], Awaitable[bool]], every_s: float) -> None:
-    """Another process's state can only be asked for, so ask until the answer is yes."""
-    while True:
-        if await check():
-            return
-        await asyncio.sleep(every_s)
-
-
-@dataclass
-class Cluster:
-    nginx: Nginx
-    bridges: list[BridgeProcess]
-    kallglot: KallglotSimulator
-    carrier: CarrierSimulator
-    database_url: str
-    http: aiohttp.ClientSession
-
-    async def call(self, call_id: str) -> dict[str, Any]:
-        """GET /v1/calls/{id} through nginx (hashed to the instance holding the call)."""
-        headers = {"Authorization": f"Bearer {API_TOKEN}"}
-        async with self.http.get(f"{self.nginx.url}/v1/calls/{call_id}", headers=headers) as r:
-            assert r.status == 200, await r.text()
-            return dict(await r.json())
-
-
-@dataclass
-class Outcome:
-    index: int
-    step: str = "placing"  # how far the call got (for the report if the test times out)
-    call_id: str = ""
-    instance: str = ""
-    active_at: float = 0.0
-    customer: SimCall | None = None
-    agent: SimCall | None = None
-    active: asyncio.Event = field(default_factory=asyncio.Event)
-
-
-@pytest.fixture
-async def cluster(
-    postgres_server: PostgresServer, tmp_path: Path, aiohttp_server: Any
-) -> AsyncIterator[Cluster]:
-    binary = nginx_binary()
-    if binary is None:
-        skip_or_fail("nginx is not installed (apt-get install nginx)")
-        raise AssertionError("unreachable")
-    database_url = await postgres_server.create_database()
-    nginx_port = free_port()
-    ports = [free_port() for _ in range(INSTANCES)]
-    nginx = Nginx(binary, tmp_path / "nginx", nginx_port, [f"127.0.0.1:{p}" for p in ports])
-
-    kallglot = KallglotSimulator(
-        translation_delay_s=0.1,
-        webhook_url=f"{nginx.url}/kallglot/webhooks",
-        webhook_secret=WEBHOOK_SECRET,
-        webhook_retry_delays=(0.5, 1.0, 2.0),
-    )
-    kallglot_server = await aiohttp_server(kallglot.app())
-    carrier = CarrierSimulator()
-    for i in range(CALLS):
-        carrier.add_phone(agent_number(i), Phone(ring_s=0.1))
-    carrier_url = await carrier.start()
-    route_file = tmp_path / "routes.toml"
-    route_file.write_text(routes())
-    env = {
-        "BRIDGE_HOST": "127.0.0.1",
-        "BRIDGE_PUBLIC_URL": nginx.url,
-        "BRIDGE_SECRET": SECRET,
-        "BRIDGE_API_TOKEN": API_TOKEN,
-        "BRIDGE_ROUTES": str(route_file),
-        "BRIDGE_DATABASE_URL": database_url,
-        "BRIDGE_RING_TIMEOUT_S": "10",
-        "BRIDGE_DRAIN_TIMEOUT": "120",  # far beyond the test: a drain must end by hang-ups
-        "BRIDGE_LOG_JSON": "true",
-        "KALLGLOT_API_URL": str(kallglot_server.make_url("/v1")),
-        "KALLGLOT_API_KEY": kallglot.api_key,
-        "KALLGLOT_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "TWILIO_ACCOUNT_SID": carrier.account_sid,
-        "TWILIO_AUTH_TOKEN": carrier.auth_token,
-        "TWILIO_CALLER_ID": "+15550100000",
-        "TWILIO_API_URL": carrier_url,
-    }
-    bridges = [
-        BridgeProcess(f"bridge-{n}", port, env, tmp_path / f"bridge-{n}.log")
-        for n, port in enumerate(ports, 1)
-    ]
-    try:
-        # All three migrate the same empty database at once (the advisory lock's job).
-        await asyncio.gather(*(b.start() for b in bridges))
-        await nginx.start()
-        async with aiohttp.ClientSession() as http:
-            yield Cluster(nginx, bridges, kallglot, carrier, database_url, http)
-    finally:
-        await carrier.close()
-        await nginx.stop()
-        for bridge in bridges:
-            await bridge.kill()
 
 
 async def test_calls_stay_whole_on_one_instance_and_a_drain_drops_none(
