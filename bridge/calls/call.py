@@ -302,9 +302,21 @@ class Call:
                 self._log.warning("hang_up_failed", leg=leg.role.value, error=str(exc))
                 self._services.metrics.carrier_errors.labels("hang_up").inc()
 
+        # Media first (stop and clear while the socket still works), then the carrier calls, then
+        # our side of the sockets. An apologised-to leg keeps its stream until the new TwiML
+        # replaces it: closing first would let the carrier hang up before the apology.
+        live = [leg for leg in self.legs.values() if leg.connection is not None]
+        await asyncio.gather(
+            *(
+                leg.connection.stop(clear=True)
+                for leg in live
+                if leg.connection and leg.role not in apologize
+            )
+        )
         await asyncio.gather(*(release(leg) for leg in self.legs.values()))
-        connections = [leg.connection for leg in self.legs.values() if leg.connection is not None]
-        await asyncio.gather(*(connection.close(1000, "call ended") for connection in connections))
+        await asyncio.gather(
+            *(leg.connection.close(1000, "call ended") for leg in live if leg.connection)
+        )
 
     # -- housekeeping -------------------------------------------------------------------------
 

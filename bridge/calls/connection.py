@@ -73,14 +73,25 @@ class LegConnection:
     def mark_played(self, name: str) -> None:
         self.buffer.mark_played(name)
 
+    async def stop(self, *, clear: bool) -> None:
+        """Stops playout; with `clear`, the carrier also drops what it still has queued, so a
+        party whose call is ending (or moving) hears no stale translation play on."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if clear and not self._closed and self.buffer.buffered_at_carrier_s() > 0:
+            try:
+                await self._send(self.messages.clear())
+            except Exception as exc:  # the carrier may have gone already
+                self._log.debug("clear_failed", error=repr(exc))
+            self.buffer.clear()
+
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Stops playout and closes the socket; idempotent, never raises."""
         if self._closed:
             return
+        await self.stop(clear=False)
         self._closed = True
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
         try:
             await self._close(code, reason)
         except Exception as exc:  # the carrier may have gone already

@@ -31,6 +31,7 @@ AGENT = "+15550100002"
 CUSTOMER = "+15550100003"
 SOLO = "+15550100021"  # a one-leg route
 ASSIST = "+15550100031"  # assistive translation
+MENU = "+15550100041"  # callers pick their language on the keypad
 CALLER_ID = "+15550100000"
 API_TOKEN = "test-api-token"
 SECRET = "x" * 40
@@ -45,6 +46,16 @@ apology = "Leider ist niemand erreichbar."
 [routes."{SOLO}"]
 customer_language = "de"
 agent_language = "en"
+
+[routes."{MENU}"]
+agent = "{AGENT}"
+customer_language = "de"
+agent_language = "en"
+
+[routes."{MENU}".menu]
+prompt = "Deutsch 1. Francais 2."
+1 = "de"
+2 = "fr"
 
 [routes."{ASSIST}"]
 agent = "{AGENT}"

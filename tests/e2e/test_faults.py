@@ -173,3 +173,22 @@ async def test_a_status_callback_before_the_stream_closes_ends_the_call(
     assert call.end_reason is EndReason.AGENT_HANGUP
     assert customer.api_updates == ["Status=completed"]
     assert agent.closed_by == "bridge"
+
+
+async def test_kallglot_ending_the_session_ends_the_call(
+    make_stack: StackFactory, customer_speech: bytes
+) -> None:
+    stack = await make_stack()
+    async with asyncio.timeout(30), Neighbour(stack, customer_speech[:SECOND]):
+        customer, agent, call = await bridged_call(stack)
+        assert call.session is not None
+        url = stack.env["KALLGLOT_API_URL"] + f"/sessions/{call.session.id}/end"
+        headers = {"Authorization": f"Bearer {stack.kallglot.api_key}"}
+        async with aiohttp.ClientSession() as http, http.post(url, headers=headers) as response:
+            assert response.status == 200  # as if an operator ended it in Kallglot's portal
+        await assert_cleaned_up(stack, call)
+        await customer.ended.wait()
+        await agent.ended.wait()
+
+    assert call.end_reason is EndReason.KALLGLOT_ENDED
+    assert customer.api_updates == agent.api_updates == ["Status=completed"]

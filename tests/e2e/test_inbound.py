@@ -20,6 +20,7 @@ from tests.e2e.conftest import (
     AGENT,
     CENTRE,
     CUSTOMER,
+    MENU,
     StackFactory,
     bridged_call,
     heard_without_gaps,
@@ -87,6 +88,7 @@ async def test_agent_hanging_up_first_hangs_up_the_customer(
         await customer.ended.wait()
 
     assert call.end_reason is EndReason.AGENT_HANGUP
+    assert len(customer.clears) == 1  # translation still queued for the customer was dropped
     assert customer.api_updates == ["Status=completed"]
     assert agent.api_updates == []  # the agent hung up; nothing to hang up there
     (session,) = stack.kallglot.sessions.values()
@@ -145,3 +147,26 @@ async def test_a_second_stream_for_a_leg_replaces_the_first_without_ending_the_c
     assert call.legs[Role.CUSTOMER].streams == 2
     assert call.end_reason is EndReason.CUSTOMER_HANGUP
     assert agent.api_updates == ["Status=completed"]
+
+
+async def test_the_keypad_menu_sets_the_callers_language(make_stack: StackFactory) -> None:
+    stack = await make_stack()
+    stack.carrier.add_phone(AGENT, Phone(ring_s=0.1))
+    async with asyncio.timeout(20):
+        chose = await stack.carrier.place_call(CUSTOMER, MENU, stack.voice_url, digits="2")
+        call = await stack.call_for()
+        await call.activated.wait()
+        await chose.hang_up()
+        await call.ended()
+        silent = await stack.carrier.place_call(CUSTOMER, MENU, stack.voice_url)  # presses nothing
+        second = await stack.call_for(lambda c: c.id != call.id)
+        await second.activated.wait()
+        await silent.hang_up()
+        await second.ended()
+
+    assert chose.said[0].text == "Deutsch 1. Francais 2."
+    assert chose.digits_sent == ["2"]
+    languages = sorted(
+        (s.source_language, s.target_language) for s in stack.kallglot.sessions.values()
+    )
+    assert languages == [("de", "en"), ("fr", "en")]  # no key: the route's default language
