@@ -40,6 +40,7 @@ demo: install
 
 bench: install
 	$(PY) -m bench.audio
+	$(PY) -m bench.load
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo-out
