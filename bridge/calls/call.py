@@ -305,18 +305,12 @@ class Call:
         # Media first (stop and clear while the socket still works), then the carrier calls, then
         # our side of the sockets. An apologised-to leg keeps its stream until the new TwiML
         # replaces it: closing first would let the carrier hang up before the apology.
-        live = [leg for leg in self.legs.values() if leg.connection is not None]
+        sockets = {leg.role: leg.connection for leg in self.legs.values() if leg.connection}
         await asyncio.gather(
-            *(
-                leg.connection.stop(clear=True)
-                for leg in live
-                if leg.connection and leg.role not in apologize
-            )
+            *(socket.stop(clear=True) for role, socket in sockets.items() if role not in apologize)
         )
         await asyncio.gather(*(release(leg) for leg in self.legs.values()))
-        await asyncio.gather(
-            *(leg.connection.close(1000, "call ended") for leg in live if leg.connection)
-        )
+        await asyncio.gather(*(socket.close(1000, "call ended") for socket in sockets.values()))
 
     # -- housekeeping -------------------------------------------------------------------------
 
