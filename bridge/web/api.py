@@ -38,7 +38,6 @@ _ERRORS: dict[int, type[web.HTTPException]] = {
     401: web.HTTPUnauthorized,
     404: web.HTTPNotFound,
     409: web.HTTPConflict,
-    413: web.HTTPRequestEntityTooLarge,
     422: web.HTTPUnprocessableEntity,
     502: web.HTTPBadGateway,
     503: web.HTTPServiceUnavailable,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import Any
+from typing import Any, NoReturn
 
 import structlog
 from aiohttp import web
@@ -85,21 +85,31 @@ def _act(request: web.Request, event: WebhookEvent) -> None:
 async def _raw_body(request: web.Request) -> bytes:
     """The body, byte for byte; larger than the app's limit for webhooks (transcripts)."""
     if (request.content_length or 0) > MAX_EVENT_BYTES:
-        fail(413, "too_large", f"webhook bodies are limited to {MAX_EVENT_BYTES} bytes")
+        _too_large(request.content_length or 0)
     body = bytearray()
     async for chunk in request.content.iter_chunked(64 * 1024):
         body += chunk
         if len(body) > MAX_EVENT_BYTES:
-            fail(413, "too_large", f"webhook bodies are limited to {MAX_EVENT_BYTES} bytes")
+            _too_large(len(body))
     return bytes(body)
+
+
+def _too_large(size: int) -> NoReturn:
+    message = f"webhook bodies are limited to {MAX_EVENT_BYTES} bytes"
+    raise web.HTTPRequestEntityTooLarge(
+        max_size=MAX_EVENT_BYTES,
+        actual_size=size,
+        text=json.dumps({"error": {"code": "too_large", "message": message}}),
+        content_type="application/json",
+    )
 
 
 def _event(raw: bytes, instance: str) -> WebhookEvent:
     try:
         text = raw.decode("utf-8")
         envelope = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        fail(400, "invalid_json", "the body is not UTF-8 JSON")
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        fail(400, "invalid_json", "the body is not UTF-8 JSON (or is nested beyond reason)")
     if not isinstance(envelope, dict):
         fail(400, "invalid_event", "the body must be a JSON object (the event envelope)")
     event_id, event_type = envelope.get("id"), envelope.get("type")
@@ -108,7 +118,7 @@ def _event(raw: bytes, instance: str) -> WebhookEvent:
     if not isinstance(event_type, str) or not event_type:
         fail(400, "invalid_event", "the event has no 'type'")
     created = envelope.get("created_at")
-    return WebhookEvent(
+    event = WebhookEvent(
         event_id=event_id,
         type=event_type,
         received_at=time.time(),
@@ -117,6 +127,19 @@ def _event(raw: bytes, instance: str) -> WebhookEvent:
         created_at=created if isinstance(created, str) else None,
         instance=instance,
     )
+    # JSON escapes can spell lone surrogates ("\ud800"): text no database can store.
+    for value in (event.event_id, event.type, event.session_id, event.created_at):
+        if value is not None and not _is_text(value):
+            fail(400, "invalid_event", "the event's id, type or times are not valid Unicode")
+    return event
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _session_id(data: Any) -> str | None:

@@ -111,6 +111,11 @@ async def test_without_a_secret_webhooks_are_refused_with_what_to_set(
         (b"[1, 2]", "invalid_event"),
         (b'{"type": "session.ended", "data": {}}', "invalid_event"),
         (b'{"id": "evt_9", "data": {}}', "invalid_event"),
+        (b"[" * 100_000, "invalid_json"),  # json.loads gives up with RecursionError
+        (
+            b'{"id": "evt_\\ud800", "type": "session.ended"}',
+            "invalid_event",
+        ),  # no database stores it
     ],
 )
 async def test_a_signed_body_that_is_no_event_is_a_bad_request(
@@ -119,6 +124,12 @@ async def test_a_signed_body_that_is_no_event_is_a_bad_request(
     stack = await stacks.start()
     status, answer = await deliver(stack, body)
     assert (status, answer["error"]["code"]) == (400, code)
+
+
+async def test_a_body_over_the_limit_is_refused_as_too_large(stacks: RecordsStacks) -> None:
+    stack = await stacks.start()
+    status, answer = await deliver(stack, b"{" + b" " * (1024 * 1024) + b"}")
+    assert (status, answer["error"]["code"]) == (413, "too_large")
 
 
 async def test_a_large_transcript_event_is_accepted(stacks: RecordsStacks) -> None:
