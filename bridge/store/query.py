@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -41,9 +42,9 @@ class Cursor:
         except (binascii.Error, UnicodeDecodeError):
             raise ValueError("not a cursor") from None
         created, sep, call_id = raw.partition("|")
-        if not sep or not call_id:
+        if not sep or not call_id or not math.isfinite(moment := float(created)):
             raise ValueError("not a cursor")
-        return cls(float(created), call_id)
+        return cls(moment, call_id)
 
 
 @dataclass(frozen=True, slots=True)

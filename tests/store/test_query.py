@@ -38,6 +38,7 @@ def test_parameters_become_a_query() -> None:
         ({"limit": "201"}, "limit"),
         ({"limit": "ten"}, "limit"),
         ({"before": "!!"}, "before"),
+        ({"after": "bmFufGNhbGxfMQ"}, "after"),  # "nan|call_1"
         ({"after": Cursor(T0, "c").encode(), "before": Cursor(T0, "c").encode()}, "before"),
         ({"page": "2"}, "page"),
     ],
