@@ -23,7 +23,8 @@ Figures (all over the steady-state window only):
 * out: per 20 ms frame, when it reached the other leg - when the simulator sent the chunk that
   carried it (the simulator returns each chunk at once; the bridge splits and paces it).
 * lost: frames skipped in the sequence that came back to each partner leg (marker gaps).
-* underfl: increase in the bridge's own per-leg `underflows` (GET /v1/calls, live calls).
+* underfl: increase in the bridge's own playout underflow count (its /metrics; on a bridge
+  without /metrics, the per-leg `underflows` of the live calls in GET /v1/calls).
 * gen%: this process's CPU over the window; near 100 % the figures include our own lag.
 """
 
@@ -156,12 +157,28 @@ def frames(window: Window) -> dict[str, int]:
     }
 
 
-async def live_legs(http: aiohttp.ClientSession, url: str, token: str) -> dict[str, int]:
-    """Sums of the bridge's own per-leg counters over its live calls."""
+METRICS = {  # what we read from the bridge's own /metrics, and under which name
+    "bridge_calls_active": "active_calls",
+    "bridge_playout_underflows_total": "underflows",
+    "bridge_playout_dropped_frames_total": "frames_dropped",
+    'bridge_frames_total{direction="from_carrier"}': "frames_in",
+}
+
+
+async def bridge_counters(http: aiohttp.ClientSession, url: str, token: str) -> dict[str, int]:
+    """The bridge's own counters: from /metrics (Prometheus text), or, on a bridge without it,
+    summed over the live calls' legs in GET /v1/calls."""
+    totals = dict.fromkeys(METRICS.values(), 0)
+    async with http.get(url + "/metrics") as response:
+        if response.status == 200:
+            for line in (await response.text()).splitlines():
+                name, _, value = line.rpartition(" ")
+                if name in METRICS:
+                    totals[METRICS[name]] = int(float(value))
+            return totals
     headers = {"Authorization": f"Bearer {token}"}
     async with http.get(url + "/v1/calls", headers=headers) as response:
         calls = (await response.json())["calls"]
-    totals = {"active_calls": 0, "underflows": 0, "frames_dropped": 0, "frames_in": 0}
     for call in calls:
         if call.get("state") != "active":
             continue
@@ -242,7 +259,7 @@ async def bridge_step(
         legs = probe.legs[first:]
         silent = await wait_flowing(legs)
         await asyncio.sleep(opts.warmup)
-        before = await live_legs(http, face.bridge_url, token)
+        before = await bridge_counters(http, face.bridge_url, token)
         meter = Meter(bridge, core)
         if opts.py_spy and n == opts.profile_calls:
             profiler = start_profiler(opts, bridge, n)
@@ -252,7 +269,7 @@ async def bridge_step(
         window = probe.stop_window()
         figures = meter.stop(len(legs))
         rss1 = bridge.rss()
-        after = await live_legs(http, face.bridge_url, token)
+        after = await bridge_counters(http, face.bridge_url, token)
         await face.hang_up_all()
     finally:
         await pacer.stop()
@@ -280,6 +297,7 @@ async def bridge_step(
         "active_calls": after["active_calls"],
         "underflows": after["underflows"] - before["underflows"],
         "playout_dropped": after["frames_dropped"] - before["frames_dropped"],
+        "bridge_frames_in": after["frames_in"] - before["frames_in"],  # vs frames.sent
         "call_summaries": call_summaries(log),
         "generator_errors": face.errors[:5],
         "exit_code": code,

@@ -50,4 +50,5 @@ def test_two_calls_for_two_seconds_produce_a_complete_result(tmp_path: Path) -> 
     assert bridge["frames"]["unmatched"] == 0
     assert bridge["silent_legs"] == 0
     assert "underflows" in bridge
+    assert bridge["active_calls"] == 2  # the bridge's own counters were read
     assert bridge["call_summaries"]["calls"] >= 2  # the bridge logged every call it ended
