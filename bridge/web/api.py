@@ -183,10 +183,13 @@ def _records_down(exc: StoreUnavailable) -> NoReturn:
 
 
 async def _json_object(request: web.Request) -> dict[str, Any]:
+    """The body as a JSON object. Decoded as UTF-8 whatever charset the request claims (JSON is
+    UTF-8, RFC 8259; a bogus charset must not become a 500), and nesting too deep to parse is
+    a bad request like any other malformed body."""
     try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        fail(400, "invalid_json", "the body must be a JSON object")
+        body = json.loads((await request.read()).decode("utf-8"))
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        fail(400, "invalid_json", "the body must be a UTF-8 JSON object")
     if not isinstance(body, dict):
         fail(400, "invalid_json", "the body must be a JSON object")
     return body

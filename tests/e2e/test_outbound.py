@@ -116,3 +116,15 @@ async def test_api_refuses_bad_requests_with_reasons(make_stack: StackFactory) -
             stack.url + "/v1/calls/call_nope", headers=stack.api_headers()
         ) as response:
             assert response.status == 404
+
+
+async def test_api_bodies_that_break_naive_parsers_are_bad_requests(
+    make_stack: StackFactory,
+) -> None:
+    stack = await make_stack()
+    headers = {**stack.api_headers(), "Content-Type": "application/json; charset=no-such-charset"}
+    async with aiohttp.ClientSession() as http:
+        for body in (b"[" * 30_000 + b"]" * 30_000, b'{"to": "+15550100003"}', b"\xff\xfe"):
+            async with http.post(stack.url + "/v1/calls", data=body, headers=headers) as response:
+                assert response.status in (400, 413, 422), response.status
+                assert (await response.json())["error"]["message"]
