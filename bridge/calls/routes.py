@@ -70,6 +70,8 @@ class Routes:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+        except RecursionError:  # tomllib recurses per level of nested arrays and inline tables
+            raise ConfigError(f"{source}: not valid TOML: values nested too deeply") from None
         unknown = set(data) - {"defaults", "routes"}
         if unknown:
             raise ConfigError(

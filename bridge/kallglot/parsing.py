@@ -90,7 +90,7 @@ def _session_error(msg: Msg) -> SessionError:
     if isinstance(nested, Mapping):
         source = nested
     elif isinstance(nested, str) and "code" not in msg:
-        return SessionError(nested, _opt_str(msg, "message"))
+        return SessionError(nested or "unknown", _opt_str(msg, "message"))
     return SessionError(_opt_str(source, "code") or "unknown", _opt_str(source, "message"))
 
 
@@ -178,8 +178,8 @@ def _audio_format(container: Msg, msg: Msg) -> AudioFormat:
             raise _Bad(f"unsupported audio encoding {name[:40]!r}")
         encoding = found
     hz = m.DEFAULT_RATES[encoding] if rate is None else _as_int(rate, "sample rate")
-    if hz not in SUPPORTED_RATES:
-        raise _Bad(f"unsupported sample rate {hz} Hz")
+    if hz not in SUPPORTED_RATES:  # a reason is a log line: no 4 000-digit numbers in it
+        raise _Bad(f"unsupported sample rate {hz} Hz" if abs(hz) < 10**9 else "absurd sample rate")
     return AudioFormat(encoding, hz)
 
 

@@ -31,8 +31,19 @@ MENU_PATH = "/twilio/voice/menu"
 
 
 async def verified_form(request: web.Request) -> Mapping[str, str]:
-    """The webhook's form fields, if Twilio signed them; 403 otherwise."""
-    form = await request.post()
+    """The webhook's form fields, if Twilio signed them; 403 otherwise (400: no form at all)."""
+    try:
+        form = await request.post()
+    except web.HTTPException:
+        raise  # 413: over the app's body limit
+    except Exception as exc:  # aiohttp raises ValueError, LookupError, RuntimeError and its own
+        # HttpProcessingError for bodies it cannot read (charsets, multipart); all are the
+        # sender's fault and none may become a 500
+        log.warning("twilio_webhook_unreadable", path=request.path, error=str(exc)[:200])
+        raise web.HTTPBadRequest(
+            text=f"The body is not a readable form ({str(exc)[:200]}); Twilio sends "
+            "application/x-www-form-urlencoded UTF-8.\n"
+        ) from None
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
     url = public_http_url(request.app[CONFIG].bridge.public_url, request.path_qs)
     signature = request.headers.get(SIGNATURE_HEADER)
