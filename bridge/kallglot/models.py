@@ -37,9 +37,9 @@ def parse_time(value: Any) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # unreadable, or its UTC value is out of datetime's range
         return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def _str(data: Mapping[str, Any], key: str) -> str | None:
@@ -122,10 +122,10 @@ class SessionTranscript:
         items = data.get("turns")
         if not isinstance(items, list):
             items = data.get("segments")
+        if not isinstance(items, list):
+            items = []
         turns = tuple(
-            _turn(item, index)
-            for index, item in enumerate(items or [], 1)
-            if isinstance(item, Mapping)
+            _turn(item, index) for index, item in enumerate(items, 1) if isinstance(item, Mapping)
         )
         return cls(
             session_id=_str(data, "session_id"),

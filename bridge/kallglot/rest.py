@@ -184,7 +184,7 @@ class KallglotClient:
         self.rate_limit_remaining = resp_headers.get("X-RateLimit-Remaining")
         try:
             data: Any = json.loads(text) if text else None
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past what json can parse
             data = None
         if 200 <= status < 300:
             if data is None:
