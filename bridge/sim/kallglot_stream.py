@@ -280,8 +280,8 @@ def _read_audio(
         payload = source.get("payload")
         if encoding != "mulaw" or rate != 8000 or isinstance(rate, bool):
             return "v1 accepts mulaw at sample_rate_hz 8000 only"
-    assert isinstance(encoding, str)
-    assert isinstance(rate, int)
+    if not isinstance(encoding, str) or type(rate) is not int:  # 8000.0 == 8000, but not JSON int
+        return "sample rate must be an integer number of Hz"
     enc = m.encoding_from_name(encoding)
     speaker = msg.get("speaker", "customer" if legacy else None)
     if speaker not in SPEAKERS:

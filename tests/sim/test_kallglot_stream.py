@@ -409,3 +409,22 @@ async def test_malformed_and_unknown_messages_get_session_errors(connect: Connec
         "invalid_audio_format",
     ]
     assert record.errors_sent == codes
+
+
+def test_a_float_sample_rate_is_refused_with_a_reason_not_a_crash() -> None:
+    from bridge.sim.kallglot_stream import _read_audio
+
+    message = {
+        "type": "audio.input",
+        "speaker": "customer",
+        "audio": {"encoding": "mulaw", "sample_rate_hz": 8000.0, "payload": "/w=="},
+    }
+    assert _read_audio(message, legacy=False) == "sample rate must be an integer number of Hz"
+    legacy = {
+        "type": "audio",
+        "speaker": "agent",
+        "encoding": "pcm_16",
+        "sample_rate": 16000.0,
+        "data": "AAA=",
+    }
+    assert _read_audio(legacy, legacy=True) == "sample rate must be an integer number of Hz"
