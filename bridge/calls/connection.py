@@ -90,8 +90,8 @@ class LegConnection:
         """Stops playout and closes the socket; idempotent, never raises."""
         if self._closed:
             return
+        self._closed = True  # first: a teardown running meanwhile must not close it again
         await self.stop(clear=False)
-        self._closed = True
         try:
             await self._close(code, reason)
         except Exception as exc:  # the carrier may have gone already

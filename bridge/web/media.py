@@ -13,7 +13,7 @@ import asyncio
 import time
 
 import structlog
-from aiohttp import WSMsgType, web
+from aiohttp import WSMessage, WSMsgType, web
 
 from bridge.audio.playout import PlayoutBuffer
 from bridge.calls.call import Call
@@ -106,11 +106,19 @@ async def _wait_for_start(
     async with asyncio.timeout(timeout_s):
         async for msg in ws:
             if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+                _refused_by_aiohttp(msg)
                 break
             event = protocol.parse(msg.data)
             if isinstance(event, Started):
                 return event
     raise ProtocolViolation("socket closed before 'start'")
+
+
+def _refused_by_aiohttp(msg: WSMessage) -> None:
+    """aiohttp reads frames before we do: one it refuses (over the size limit, text that is not
+    UTF-8) arrives as an ERROR. That is the peer breaking the protocol, and the log should say how."""
+    if msg.type is WSMsgType.ERROR:
+        raise ProtocolViolation(f"unreadable frame: {msg.data}")
 
 
 async def _pump(
@@ -125,6 +133,7 @@ async def _pump(
     try:
         async for msg in ws:
             if msg.type is not WSMsgType.TEXT and msg.type is not WSMsgType.BINARY:
+                _refused_by_aiohttp(msg)
                 return f"socket {msg.type.name.lower()}"
             event = protocol.parse(msg.data)
             if type(event) is Media:
@@ -137,7 +146,9 @@ async def _pump(
                 log.info("dtmf_received", call_id=call.id, leg=role.value)  # digits may be a PIN
     except ProtocolViolation as exc:
         log.warning("media_protocol_violation", call_id=call.id, leg=role.value, reason=exc.reason)
+        # Decided before the first await: a peer that drops the connection now gets this
+        # handler cancelled, and the call must still end as a violation, not as a hang-up.
+        call.request_end(EndReason.PROTOCOL_ERROR, detail=f"{role.value}: {exc.reason}")
         await connection.close(POLICY_VIOLATION, exc.reason)
-        await call.end(EndReason.PROTOCOL_ERROR, detail=f"{role.value}: {exc.reason}")
         return f"protocol violation: {exc.reason}"
     return "socket closed"

@@ -272,15 +272,6 @@ def _mentions(line: str, reason: str) -> bool:
     return reason in line or repr(reason) in line or json.dumps(reason) in line
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="media.py: when aiohttp refuses a frame (over max_msg_size: 1009; invalid UTF-8 text: "
-    '1007) the handler gets a WSMsgType.ERROR message and logs only "socket error" (after '
-    "start; the call then ends as customer_hangup) or \"socket closed before 'start'\" (before), "
-    "never what was wrong. Fix: in _pump and _wait_for_start, treat ERROR as a protocol "
-    "violation whose reason is str(msg.data) (e.g. 'Message size 65600 exceeds limit 65536')",
-)
 async def test_a_frame_over_the_size_limit_is_logged_as_such_and_ends_the_call_as_a_violation(
     make_stack: StackFactory, capsys: pytest.CaptureFixture[str]
 ) -> None:
