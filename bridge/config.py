@@ -1,8 +1,9 @@
 """All settings, from the environment, validated together at start-up.
 
-Every mistake is reported at once, each naming its setting, so a deployment is fixed in one
-round rather than one error per restart. Kallglot and Twilio may be left unconfigured for local
-use: `serve` then starts the simulators beside the bridge and says so loudly.
+Each section (bridge, Kallglot, Twilio, records) reports its first mistake, all sections at
+once, each naming its setting: a broken deployment is fixed in few rounds, not one per setting.
+Kallglot and Twilio may be left unconfigured for local use: `serve` then starts the simulators
+beside the bridge and says so loudly.
 """
 
 from __future__ import annotations

@@ -16,8 +16,21 @@ class ConfigError(ValueError):
     """A setting is missing or wrong; the message names it and what a valid value looks like."""
 
 
-def env_str(env: Env, name: str, default: str | None = None) -> str:
+def _raw(env: Env, name: str) -> str:
+    """The setting, stripped. os.environ hands undecodable bytes over as lone surrogates, which
+    would fail much later (signing with such a secret raises); refuse them here, by name."""
     value = env.get(name, "").strip()
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigError(
+            f"{name} contains bytes that are not UTF-8; set it to plain text"
+        ) from None
+    return value
+
+
+def env_str(env: Env, name: str, default: str | None = None) -> str:
+    value = _raw(env, name)
     if value:
         return value
     if default is None:
@@ -26,7 +39,7 @@ def env_str(env: Env, name: str, default: str | None = None) -> str:
 
 
 def env_optional(env: Env, name: str) -> str | None:
-    return env.get(name, "").strip() or None
+    return _raw(env, name) or None
 
 
 def env_int(env: Env, name: str, default: int, *, low: int, high: int) -> int:
