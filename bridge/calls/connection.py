@@ -3,6 +3,10 @@
 A single writer per socket means frames, marks and `clear` can never interleave, and a slow or
 dead carrier socket stalls only its own leg. The task wakes when audio arrives and otherwise
 sleeps until the next absolute deadline, so an idle leg costs nothing.
+
+Playout paces in 20 ms frames, but the frames due at one moment (a translated chunk usually
+makes several due at once) go out as one carrier message where the carrier allows it: a send
+costs about the same for one frame as for five, and sends are most of what this path costs.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ class OutboundMessages(Protocol):
 
     @property
     def media_format(self) -> AudioFormat: ...
+    @property
+    def max_frames_per_message(self) -> int: ...
     def media(self, audio: bytes) -> str: ...
     def mark(self, name: str) -> str: ...
     def clear(self) -> str: ...
@@ -99,6 +105,7 @@ class LegConnection:
 
     async def _run(self) -> None:
         messages, buffer = self.messages, self.buffer
+        batch = max(1, messages.max_frames_per_message)
         try:
             while True:
                 if self._clear_pending:
@@ -114,8 +121,8 @@ class LegConnection:
                         pass
                     continue
                 frames, mark = buffer.take_due()
-                for frame in frames:
-                    await self._send(messages.media(frame))
+                for i in range(0, len(frames), batch):
+                    await self._send(messages.media(b"".join(frames[i : i + batch])))
                 if mark is not None:
                     await self._send(messages.mark(mark))
         except (ConnectionError, RuntimeError) as exc:  # socket gone: the reader notices too

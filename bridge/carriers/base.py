@@ -126,6 +126,16 @@ class MediaStreamProtocol(abc.ABC):
 
     @property
     @abc.abstractmethod
+    def max_frames_per_message(self) -> int:
+        """How many 20 ms frames one `media()` message may carry (1: exactly one per message).
+
+        Playout paces and accounts in 20 ms frames either way; a carrier that plays payloads of
+        any length lets it send the frames due at one moment as one message, which is one send
+        instead of several. A carrier that distorts on anything but single frames says 1.
+        """
+
+    @property
+    @abc.abstractmethod
     def started(self) -> bool: ...
 
     @property

@@ -62,6 +62,8 @@ MAX_FRAME_CHARS = 64 * 1024
 MAX_INBOUND_PAYLOAD_CHARS = 16 * 1024
 # What the carrier side accepts from us in one frame (Twilio buffers up to ~10 minutes in total).
 MAX_OUTBOUND_FRAME_CHARS = 1024 * 1024
+# Twilio plays a payload of any length (carriers.md §1.4); 500 ms keeps each message ~5 kB.
+MAX_FRAMES_PER_MESSAGE = 25
 DTMF_DIGITS = frozenset("0123456789*#ABCD")
 MEDIA_FORMAT = {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}
 
@@ -133,6 +135,10 @@ class TwilioMediaStream(MediaStreamProtocol):
     @property
     def media_format(self) -> AudioFormat:
         return MULAW_8K
+
+    @property
+    def max_frames_per_message(self) -> int:
+        return MAX_FRAMES_PER_MESSAGE
 
     @property
     def started(self) -> bool:

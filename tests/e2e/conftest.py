@@ -74,6 +74,17 @@ def received(party: SimCall) -> bytes:
     return b"".join(media.payload for media in party.media_received)
 
 
+def first_heard_at(party: SimCall, frame: bytes) -> float:
+    """perf_counter() when the bridge first sent `party` the 20 ms `frame` (a media message
+    may carry several frames: the bridge sends the frames due at one moment together)."""
+    size = len(frame)
+    return next(
+        media.at
+        for media in party.media_received
+        if any(media.payload[i : i + size] == frame for i in range(0, len(media.payload), size))
+    )
+
+
 async def wait_received(party: SimCall, audio: bytes) -> None:
     """Until `audio` has reached `party` whole and in order, as one contiguous run."""
     await party.wait_until(lambda: audio in received(party))
