@@ -7,11 +7,15 @@ either generation may send either shape.
 
 One protocol object lives as long as the session's stream, across reconnects, so `sequence` never
 restarts: a server that orders or deduplicates by it sees one monotonically increasing series.
+
+Audio messages (ten a second per leg) are filled-in templates rather than `json.dumps` of a dict:
+the same text for a fraction of the cost (tests hold the two equal).
 """
 
 from __future__ import annotations
 
-import base64
+import binascii
+import functools
 import json
 from typing import Any, ClassVar
 
@@ -24,6 +28,12 @@ from bridge.kallglot.parsing import parse_server_message
 
 def _dumps(message: dict[str, Any]) -> str:
     return json.dumps(message, separators=(",", ":"))
+
+
+@functools.lru_cache(maxsize=64)
+def _quote(text: str) -> str:
+    """`text` as a JSON string; speakers are a few names, so each is escaped once."""
+    return json.dumps(text)
 
 
 class StreamProtocol:
@@ -44,9 +54,10 @@ class StreamProtocol:
         """An audio message for `data` (in `input_format`), with the next sequence number."""
         sequence = self._next_sequence
         self._next_sequence += 1
-        return self._audio(sequence, speaker, base64.b64encode(data).decode("ascii"), timestamp_ms)
+        payload = binascii.b2a_base64(data, newline=False).decode("ascii")
+        return self._audio(sequence, _quote(speaker), payload, timestamp_ms)
 
-    def _audio(self, sequence: int, speaker: str, payload: str, timestamp_ms: int) -> str:
+    def _audio(self, sequence: int, speaker_json: str, payload: str, timestamp_ms: int) -> str:
         raise NotImplementedError
 
     def ping(self) -> str | None:
@@ -65,15 +76,11 @@ class CurrentProtocol(StreamProtocol):
     input_format = MULAW_8K
     ready_on_open = False
 
-    def _audio(self, sequence: int, speaker: str, payload: str, timestamp_ms: int) -> str:
-        return _dumps(
-            {
-                "type": m.AUDIO_INPUT,
-                "sequence": sequence,
-                "timestamp_ms": timestamp_ms,
-                "speaker": speaker,
-                "audio": {"encoding": "mulaw", "sample_rate_hz": 8000, "payload": payload},
-            }
+    def _audio(self, sequence: int, speaker_json: str, payload: str, timestamp_ms: int) -> str:
+        return (
+            f'{{"type":"{m.AUDIO_INPUT}","sequence":{sequence},"timestamp_ms":{timestamp_ms},'
+            f'"speaker":{speaker_json},"audio":{{"encoding":"mulaw","sample_rate_hz":8000,'
+            f'"payload":"{payload}"}}}}'
         )
 
     def ping(self) -> str:
@@ -92,18 +99,11 @@ class LegacyProtocol(StreamProtocol):
     input_format = PCM16_16K
     ready_on_open = True
 
-    def _audio(self, sequence: int, speaker: str, payload: str, timestamp_ms: int) -> str:
-        return _dumps(
-            {
-                "type": m.LEGACY_AUDIO,
-                "sequence": sequence,
-                "timestamp_ms": timestamp_ms,
-                "speaker": speaker,
-                "data": payload,
-                "encoding": "pcm_16",
-                "sample_rate": 16000,
-                "channels": 1,
-            }
+    def _audio(self, sequence: int, speaker_json: str, payload: str, timestamp_ms: int) -> str:
+        return (
+            f'{{"type":"{m.LEGACY_AUDIO}","sequence":{sequence},"timestamp_ms":{timestamp_ms},'
+            f'"speaker":{speaker_json},"data":"{payload}","encoding":"pcm_16",'
+            f'"sample_rate":16000,"channels":1}}'
         )
 
     def end(self) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import json
 
+import pytest
+
 from bridge.audio import MULAW_8K, PCM16_16K
 from bridge.kallglot.config import ProtocolVersion
 from bridge.kallglot.events import Ready
@@ -63,3 +65,29 @@ def test_both_protocols_parse_the_same_server_messages() -> None:
 
     assert protocol_for(ProtocolVersion.CURRENT).parse(ready) == Ready("sess_1")
     assert protocol_for(ProtocolVersion.LEGACY).parse(ready) == Ready("sess_1")
+
+
+@pytest.mark.parametrize("speaker", ["customer", "", 'quo"te\\', "Zoë \u2028 \U0001f600"])
+def test_audio_templates_write_exactly_what_json_dumps_would(speaker: str) -> None:
+    data, stamp = bytes(range(256)) * 4, 1730000000123
+    payload = base64.b64encode(data).decode()
+    current = {
+        "type": "audio.input",
+        "sequence": 7,
+        "timestamp_ms": stamp,
+        "speaker": speaker,
+        "audio": {"encoding": "mulaw", "sample_rate_hz": 8000, "payload": payload},
+    }
+    legacy = {
+        "type": "audio",
+        "sequence": 7,
+        "timestamp_ms": stamp,
+        "speaker": speaker,
+        "data": payload,
+        "encoding": "pcm_16",
+        "sample_rate": 16000,
+        "channels": 1,
+    }
+    for protocol, expected in ((CurrentProtocol(7), current), (LegacyProtocol(7), legacy)):
+        text = protocol.audio(speaker, data, stamp)
+        assert text == json.dumps(expected, separators=(",", ":"))
