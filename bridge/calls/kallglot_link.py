@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from typing import Protocol
 
 from structlog.typing import FilteringBoundLogger
@@ -18,7 +19,14 @@ from bridge.calls.model import EndReason
 from bridge.calls.plan import CallPlan
 from bridge.calls.services import CallServices
 from bridge.kallglot.errors import AuthenticationError, KallglotError, PermissionDeniedError
-from bridge.kallglot.events import AudioOutput, Ended, Reconnected, StreamFailed, Transcript
+from bridge.kallglot.events import (
+    AudioOutput,
+    Ended,
+    Reconnected,
+    StreamEvent,
+    StreamFailed,
+    Transcript,
+)
 from bridge.kallglot.models import Session
 from bridge.kallglot.stream import KallglotStream
 
@@ -42,7 +50,6 @@ class KallglotLink:
         self._services = services
         self._log = log
         self._start: asyncio.Task[None] | None = None
-        self._pump: asyncio.Task[None] | None = None
 
     @property
     def started(self) -> bool:
@@ -74,24 +81,22 @@ class KallglotLink:
             return
         services.health.kallglot_rejected = None
         self.stream = stream
-        self._pump = asyncio.create_task(
-            self._events(stream, owner), name=f"kallglot-events-{plan.call_id}"
-        )
         self._log.info("kallglot_ready", protocol=str(stream.input_format))
         owner.kallglot_ready()
+        stream.on_event(functools.partial(self._on_event, owner))
 
-    async def _events(self, stream: KallglotStream, owner: LinkOwner) -> None:
-        async for event in stream.events():
-            if isinstance(event, AudioOutput):
-                owner.kallglot_output(event)
-            elif isinstance(event, Transcript):
-                owner.kallglot_transcript(event)
-            elif isinstance(event, Reconnected):
-                self._services.metrics.kallglot_reconnects.inc()
-            elif isinstance(event, Ended):
-                owner.kallglot_gone(EndReason.KALLGLOT_ENDED, event.reason, apologize=False)
-            elif isinstance(event, StreamFailed):
-                owner.kallglot_gone(EndReason.KALLGLOT_FAILED, event.reason, apologize=True)
+    def _on_event(self, owner: LinkOwner, event: StreamEvent) -> None:
+        """Runs in the stream's reader (see KallglotStream.on_event): nothing here may block."""
+        if isinstance(event, AudioOutput):
+            owner.kallglot_output(event)
+        elif isinstance(event, Transcript):
+            owner.kallglot_transcript(event)
+        elif isinstance(event, Reconnected):
+            self._services.metrics.kallglot_reconnects.inc()
+        elif isinstance(event, Ended):
+            owner.kallglot_gone(EndReason.KALLGLOT_ENDED, event.reason, apologize=False)
+        elif isinstance(event, StreamFailed):
+            owner.kallglot_gone(EndReason.KALLGLOT_FAILED, event.reason, apologize=True)
 
     async def release(self) -> None:
         """Ends the session and the stream, whatever state they are in; never raises."""
@@ -101,14 +106,11 @@ class KallglotLink:
                     await asyncio.shield(self._start)
             self._start.cancel()
         if self.stream is not None:
-            await self.stream.close()  # ends the event iterator, so the pump finishes too
+            await self.stream.close()
         elif self.session is not None:
             await self._end_over_rest(self.session)
-        if self._pump is not None:
-            self._pump.cancel()
-        await asyncio.gather(
-            *(t for t in (self._start, self._pump) if t is not None), return_exceptions=True
-        )
+        if self._start is not None:
+            await asyncio.gather(self._start, return_exceptions=True)
 
     async def _end_over_rest(self, session: Session) -> None:
         metrics = self._services.metrics

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from enum import StrEnum
 
 import structlog
@@ -92,6 +92,7 @@ class KallglotStream:
         self._keepalive = Keepalive(self._protocol, settings, self.stats, self._log)
         self._end_key = end_idempotency_key or f"{session.id}-end"
         self._events: asyncio.Queue[StreamEvent | None] = asyncio.Queue()
+        self._handler: Callable[[StreamEvent], None] | None = None
         self._finished = False
         self._ws: ClientConnection | None = None
         self._server_ended = asyncio.Event()
@@ -118,6 +119,16 @@ class KallglotStream:
         """Events until (and including) `Ended` or `StreamFailed`, or until the stream closes."""
         while (event := await self._events.get()) is not None:
             yield event
+
+    def on_event(self, handler: Callable[[StreamEvent], None]) -> None:
+        """Hands every event to `handler` instead of `events()`: those already queued at once,
+        later ones from the task that received them. Translated audio then reaches its listener
+        without a task switch through a queue; `handler` must return quickly."""
+        while not self._events.empty():
+            event = self._events.get_nowait()
+            if event is not None:
+                self._deliver(handler, event)
+        self._handler = handler
 
     async def connect(self) -> None:
         """Opens the stream and returns once it is ready for audio; raises `KallglotError`."""
@@ -287,11 +298,21 @@ class KallglotStream:
         self._emit(event)
 
     def _emit(self, event: StreamEvent) -> None:
-        if not self._finished:
+        if self._finished:
+            return
+        if self._handler is not None:
+            self._deliver(self._handler, event)
+        else:
             self._events.put_nowait(event)
 
     def _finish(self, event: Ended | StreamFailed) -> None:
         if not self._finished:
-            self._events.put_nowait(event)
+            self._emit(event)
             self._events.put_nowait(None)
             self._finished = True
+
+    def _deliver(self, handler: Callable[[StreamEvent], None], event: StreamEvent) -> None:
+        try:
+            handler(event)
+        except Exception:  # the owner's bug must not take down the reader (or the supervisor)
+            self._log.exception("kallglot_event_handler_failed", kind=type(event).__name__)

@@ -17,7 +17,7 @@ from bridge.audio import MULAW_8K, PCM16_16K, Converter
 from bridge.audio.formats import PCM16_8K
 from bridge.kallglot.config import KallglotSettings, ProtocolVersion
 from bridge.kallglot.connection import HandshakeRefused
-from bridge.kallglot.events import AudioOutput, Ended, Reconnected, StreamFailed
+from bridge.kallglot.events import AudioOutput, Ended, Reconnected, StreamEvent, StreamFailed
 from bridge.kallglot.models import Mode, Session
 from bridge.kallglot.rest import KallglotClient
 from bridge.kallglot.stream import KallglotStream, State
@@ -81,6 +81,30 @@ async def test_customer_speech_comes_back_to_the_agent_byte_identical(
     assert record.ended_transitions == 1  # socket end and REST safety net: one transition
     assert stream.stats.chunks_sent == len(record.sequences)
     assert stream.stats.bytes_sent == {"customer": len(audio)}
+
+
+async def test_a_handler_gets_every_event_in_order_instead_of_events(
+    open_stream: Open, customer_speech: bytes
+) -> None:
+    stream, log = await open_stream()
+    seen: list[StreamEvent] = []
+
+    def handler(event: StreamEvent) -> None:
+        seen.append(event)
+        if len(seen) == 1:
+            raise RuntimeError("a bug in the owner")  # logged; the reader carries on
+
+    stream.on_event(handler)
+    audio = mulaw(customer_speech[:16000])
+    send(stream, "customer", audio)
+    async with asyncio.timeout(5):
+        await stream.close()
+        await log.task  # events() still ends with the stream
+
+    assert log.events == []
+    assert b"".join(e.data for e in seen if isinstance(e, AudioOutput)) == audio
+    assert isinstance(seen[-1], Ended)
+    assert sum(isinstance(e, Ended) for e in seen) == 1
 
 
 async def test_both_parties_are_translated_to_each_other_with_transcripts(
