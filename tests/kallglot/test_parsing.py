@@ -8,6 +8,8 @@ import random
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bridge.audio import MULAW_8K, PCM16_16K, AudioFormat, Encoding
 from bridge.kallglot.events import (
@@ -20,7 +22,7 @@ from bridge.kallglot.events import (
     Transcript,
     Unknown,
 )
-from bridge.kallglot.parsing import parse_server_message
+from bridge.kallglot.parsing import _dispatch, _plain_audio_output, parse_server_message
 
 AUDIO = bytes(range(256)) * 2
 B64 = base64.b64encode(AUDIO).decode()
@@ -216,3 +218,80 @@ def test_fuzzed_messages_never_raise() -> None:
 
     assert Malformed in seen
     assert seen <= {AudioOutput, Transcript, SessionError, Unknown, Malformed}
+
+
+# -- the direct reading of documented audio.output agrees with the tolerant one --------------
+
+ODD_VALUES = [None, "", "agent", "mulaw", "alaw", "pcm_16", 0, 1, 2, 8000, 8000.0, 16000, True]
+ODD_VALUES += [[], {}, B64, B64[:-1], "AAAA====", "Zoë", -1, 2**70]
+FIELDS = [
+    ("speaker",),
+    ("target",),
+    ("sequence",),
+    ("channels",),
+    ("encoding",),
+    ("listener",),
+    ("payload",),
+    ("audio",),
+    ("data",),
+    ("audio", "payload"),
+    ("audio", "encoding"),
+    ("audio", "codec"),
+    ("audio", "sample_rate_hz"),
+    ("audio", "sample_rate"),
+    ("audio", "channels"),
+    ("audio", "speaker"),
+    ("audio", "target"),
+    ("audio", "data"),
+]
+MISSING = object()
+
+
+def documented_output() -> dict[str, Any]:
+    return {
+        "type": "audio.output",
+        "sequence": 3,
+        "speaker": "customer",
+        "target": "agent",
+        "audio": {"encoding": "mulaw", "sample_rate_hz": 8000, "payload": B64},
+    }
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(FIELDS), st.sampled_from([*ODD_VALUES, MISSING])), max_size=4
+    )
+)
+def test_documented_audio_output_read_directly_or_tolerantly_gives_one_event(
+    changes: list[tuple[tuple[str, ...], Any]],
+) -> None:
+    msg = documented_output()
+    for path, value in changes:
+        parent = msg
+        for key in path[:-1]:
+            if not isinstance(parent.get(key), dict):
+                parent[key] = {}
+            parent = parent[key]
+        if value is MISSING:
+            parent.pop(path[-1], None)
+        else:
+            parent[path[-1]] = value
+    text = json.dumps(msg)
+    direct = _plain_audio_output(json.loads(text))
+    tolerant = _dispatch_or_malformed(json.loads(text))
+    if direct is not None:
+        assert direct == tolerant
+    assert parse_server_message(text) == tolerant
+
+
+def _dispatch_or_malformed(msg: dict[str, Any]) -> Any:
+    try:
+        return _dispatch(msg["type"], msg)
+    except Exception as exc:
+        return Malformed(str(exc), msg["type"])
+
+
+def test_the_documented_shape_takes_the_direct_path() -> None:
+    assert _plain_audio_output(documented_output()) == AudioOutput(
+        "customer", "agent", MULAW_8K, AUDIO, 3
+    )
