@@ -10,41 +10,57 @@ from bridge.audio.formats import AudioFormat
 
 
 class Reframer:
+    """Collects pieces until a frame is complete, then joins them once.
+
+    Small pieces into a large frame (20 ms carrier frames into 100 ms Kallglot chunks) cost a
+    list append each and one join per frame; a large piece into small frames (a translated chunk
+    into carrier frames) is sliced without being copied into a buffer first.
+    """
+
     def __init__(self, fmt: AudioFormat, frame_ms: int) -> None:
         if frame_ms <= 0:
             raise ValueError(f"frame length must be positive, got {frame_ms} ms")
         self.format = fmt
         self.frame_ms = frame_ms
         self.frame_bytes = fmt.bytes_for_ms(frame_ms)
-        self._buffer = bytearray()
+        self._pieces: list[bytes] = []  # less than one frame in total
+        self._pending = 0
 
     @property
     def pending_bytes(self) -> int:
-        return len(self._buffer)
+        return self._pending
 
     def push(self, data: bytes) -> list[bytes]:
         """Adds `data`; returns every complete frame now available, oldest first."""
-        buffer = self._buffer
         size = self.frame_bytes
-        if not buffer and len(data) == size:  # the common carrier case: already one frame
-            return [bytes(data)]
-        buffer += data
-        whole = len(buffer) - len(buffer) % size
-        if not whole:
+        total = self._pending + len(data)
+        if total < size:
+            if data:
+                self._pieces.append(bytes(data))
+            self._pending = total
             return []
-        frames = [bytes(buffer[i : i + size]) for i in range(0, whole, size)]
-        del buffer[:whole]
-        return frames
+        if self._pieces:
+            self._pieces.append(data)
+            data = b"".join(self._pieces)
+            self._pieces = []
+        elif total == size:  # the common carrier case: already one frame
+            return [bytes(data)]
+        rest = total % size
+        self._pending = rest
+        if rest:
+            self._pieces.append(data[total - rest :])
+        return [data[i : i + size] for i in range(0, total - rest, size)]
 
     def flush(self, pad: bool = True) -> bytes | None:
         """The remainder as a last frame, padded with silence to full length when `pad`."""
-        if not self._buffer:
+        if not self._pending:
             return None
-        tail = bytes(self._buffer)
-        self._buffer.clear()
+        tail = b"".join(self._pieces)
+        self.clear()
         if pad:
             tail += self.format.silence(self.frame_bytes - len(tail))
         return tail
 
     def clear(self) -> None:
-        self._buffer.clear()
+        self._pieces = []
+        self._pending = 0

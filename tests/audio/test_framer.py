@@ -20,7 +20,7 @@ def test_frames_are_exact_and_nothing_is_lost(fmt, ms, size) -> None:
         n = rng.randint(0, 3 * size)
         frames += framer.push(stream[pos : pos + n])
         pos += n
-    assert all(len(f) == size for f in frames)
+    assert all(len(f) == size and type(f) is bytes for f in frames)
     assert framer.pending_bytes == 11
     tail = framer.flush(pad=True)
     assert tail is not None
