@@ -105,15 +105,14 @@ class PlayoutBuffer:
 
     def take_due(self) -> tuple[list[bytes], str | None]:
         """Frames that may be sent now, and the name of a mark to send after them (or None)."""
-        frames: list[bytes] = []
         if self.wait_before_next() != 0:
-            return frames, None
-        while self._queue and self._clock.wait_before_next() == 0:
-            gap = self._clock.sent()
-            if 0 < gap < self._underflow_window and self.stats.frames_sent:
-                self.stats.underflows += 1
-            frames.append(self._queue.popleft())
-            self.stats.frames_sent += 1
+            return [], None
+        count, starved = self._clock.send_due(len(self._queue))
+        if 0 < starved < self._underflow_window and self.stats.frames_sent:
+            self.stats.underflows += 1
+        queue = self._queue
+        frames = [queue.popleft() for _ in range(count)]
+        self.stats.frames_sent += count
         if frames:
             self._removed += len(frames)
             self._observe_latency()

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import random
+
 from bridge.audio.pacing import PacingClock
 
 
@@ -67,3 +69,26 @@ def test_reset_forgets_what_was_queued() -> None:
     pacing.reset()
     assert pacing.buffered_seconds() == 0.0
     assert pacing.wait_before_next() == 0.0
+
+
+def test_send_due_decides_as_frame_by_frame_sending_would() -> None:
+    """One call per batch must let exactly the frames through that asking `wait_before_next()`
+    and calling `sent()` for each would, report the same starvation, and leave the same state."""
+    rng = random.Random(7)
+    for _ in range(2000):
+        lead, step = rng.choice([0.0, 0.06, 0.1, 0.2]), rng.choice([0.02, 0.01])
+        one_clock, batch_clock = FakeClock(), FakeClock()
+        one = PacingClock(frame_seconds=step, lead_seconds=lead, now=one_clock)
+        batch = PacingClock(frame_seconds=step, lead_seconds=lead, now=batch_clock)
+        for _ in range(rng.randint(1, 6)):
+            advance = rng.choice([0.0, step, 0.013, 0.1, 0.5, rng.uniform(0, 0.3)])
+            one_clock.now += advance
+            batch_clock.now += advance
+            limit = rng.randint(0, 30)
+            count, gaps = 0, []
+            while count < limit and one.wait_before_next() == 0:
+                gaps.append(one.sent())
+                count += 1
+            assert not any(gaps[1:])  # only the first frame of a batch can find it starved
+            assert batch.send_due(limit) == (count, gaps[0] if gaps else 0.0)
+            assert batch.playhead_end == one.playhead_end
