@@ -29,6 +29,7 @@ from bridge.kallglot.stream import KallglotStream
 from bridge.metrics import LegSample
 
 ROLES = {role.value: role for role in Role}
+SPEAKERS = {role: role.value for role in Role}  # `role.value` is a Python-level property
 FAILED_DIAL_STATUSES = frozenset({"busy", "no-answer", "failed", "canceled"})
 ANSWER_GRACE_S = 15.0  # after the ring timeout, before a dialled leg counts as unanswered
 
@@ -151,9 +152,10 @@ class Call:
         if leg.connection is not connection:
             return  # a replaced stream's last buffered frames: they would interleave with the new
         connection.frames_in += 1
-        if self.state is not CallState.ACTIVE or self.stream is None or leg.to_kallglot is None:
+        stream, converter = self.kallglot.stream, leg.to_kallglot
+        if self.state is not CallState.ACTIVE or stream is None or converter is None:
             return
-        self.stream.send_audio(role.value, leg.to_kallglot.convert(payload))
+        stream.send_audio(SPEAKERS[role], converter.convert(payload))
         if self.plan.mode is Mode.ASSISTIVE and role is Role.CUSTOMER:
             agent = self.legs.get(Role.AGENT)
             if agent is not None and agent.connection is not None:
