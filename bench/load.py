@@ -2,7 +2,7 @@
 
     make bench            (bench.audio, then this with the defaults)
     python -m bench.load [--calls 25,50,100,200] [--seconds 10] [--out bench/results.json]
-                         [--py-spy /tmp/pyspy/bin/py-spy --profile-calls 100]
+                         [--chunk-ms 100] [--py-spy /tmp/pyspy/bin/py-spy --profile-calls 100]
 
 For each N a fresh bridge (`python -m bridge serve`) runs pinned to one core; this process (the
 load generator, the Kallglot simulator in fast mode and the slice of Twilio's REST API the bridge
@@ -18,8 +18,8 @@ Figures (all over the steady-state window only):
   ratio = bridge ms/leg-s / floor ms/leg-s.
 * RSS kB/leg: (bridge RSS at the end of the window - RSS after start-up and one primer call)
   / legs.
-* in: per 100 ms chunk, when the Kallglot simulator received it - when the generator sent the
-  last of the chunk's five 20 ms frames (so the batching wait itself is excluded).
+* in: per Kallglot chunk (100 ms unless --chunk-ms), when the simulator received it - when the
+  generator sent the last of the chunk's 20 ms frames (so the batching wait itself is excluded).
 * out: per 20 ms frame, when it reached the other leg - when the simulator sent the chunk that
   carried it (the simulator returns each chunk at once; the bridge splits and paces it).
 * lost: frames skipped in the sequence that came back to each partner leg (marker gaps).
@@ -74,6 +74,9 @@ class Options:
     profile_calls: int = 100
     profile_dir: Path = Path(tempfile.gettempdir())
     logs: Path | None = None  # keep the bridge's logs here (default: a temporary directory)
+    # The bridge's KALLGLOT_CHUNK_MS. Kallglot recommends 100-200 ms; each step of it changes
+    # how many messages cross the Kallglot socket and the carrier's, the bulk of the CPU.
+    chunk_ms: int = 100
 
 
 def busy_s() -> list[float]:
@@ -189,7 +192,9 @@ async def bridge_counters(http: aiohttp.ClientSession, url: str, token: str) -> 
     return totals
 
 
-def bridge_env(port: int, token: str, work: Path, sim: str, face: TwilioFace) -> dict[str, str]:
+def bridge_env(
+    port: int, token: str, work: Path, sim: str, face: TwilioFace, chunk_ms: int
+) -> dict[str, str]:
     ours = ("BRIDGE_", "KALLGLOT_", "TWILIO_")
     env = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
     return env | {
@@ -205,6 +210,7 @@ def bridge_env(port: int, token: str, work: Path, sim: str, face: TwilioFace) ->
         "BRIDGE_LOG_JSON": "true",
         "KALLGLOT_API_URL": sim + "/v1",
         "KALLGLOT_API_KEY": "sk_test_sim",
+        "KALLGLOT_CHUNK_MS": str(chunk_ms),
         "TWILIO_ACCOUNT_SID": face.account_sid,
         "TWILIO_AUTH_TOKEN": face.auth_token,
         "TWILIO_CALLER_ID": CALLER_ID,
@@ -242,7 +248,7 @@ async def bridge_step(
     bridge = Child.spawn(
         [sys.executable, "-m", "bridge", "serve"],
         core,
-        env=bridge_env(port, token, work, sim_url, face),
+        env=bridge_env(port, token, work, sim_url, face, opts.chunk_ms),
         log=log,
     )
     profiler: Child | None = None
@@ -432,6 +438,7 @@ async def run(opts: Options) -> dict[str, Any]:
             "calls": list(opts.calls),
             "seconds": opts.seconds,
             "warmup_s": opts.warmup,
+            "kallglot_chunk_ms": opts.chunk_ms,
             "ramp_calls_per_s": opts.ramp,
         },
         "steps": steps,
@@ -488,10 +495,15 @@ def parse_args(argv: list[str] | None) -> tuple[Options, Path | None]:
     parser.add_argument("--profile-calls", type=int, default=100)
     parser.add_argument("--profile-dir", type=Path, default=Path(tempfile.gettempdir()))
     parser.add_argument("--logs", type=Path, help="keep the bridge's logs in this directory")
+    parser.add_argument(
+        "--chunk-ms", type=int, default=100, help="the bridge's KALLGLOT_CHUNK_MS (20..1000)"
+    )
     args = parser.parse_args(argv)
     calls = tuple(int(c) for c in args.calls.split(",") if c.strip())
     if not calls or min(calls) < 1:
         parser.error("--calls needs positive numbers")
+    if not 20 <= args.chunk_ms <= 1000 or args.chunk_ms % 20:
+        parser.error("--chunk-ms must be a multiple of 20 in 20..1000 (KALLGLOT_CHUNK_MS)")
     opts = Options(
         calls=calls,
         seconds=args.seconds,
@@ -502,13 +514,17 @@ def parse_args(argv: list[str] | None) -> tuple[Options, Path | None]:
         profile_calls=args.profile_calls,
         profile_dir=args.profile_dir,
         logs=args.logs,
+        chunk_ms=args.chunk_ms,
     )
     return opts, None if str(args.out) == "-" else args.out
 
 
 def main(argv: list[str] | None = None) -> int:
     opts, out = parse_args(argv)
-    print(f"Load benchmark: calls {list(opts.calls)}, {opts.seconds:g} s measured per step")
+    print(
+        f"Load benchmark: calls {list(opts.calls)}, {opts.seconds:g} s measured per step, "
+        f"Kallglot chunks of {opts.chunk_ms} ms"
+    )
     results = asyncio.run(run(opts))
     print()
     print(report(results))
