@@ -31,6 +31,7 @@ from bridge.web.keys import CONFIG, OUTBOUND, REGISTRY, SERVICES, STORE
 
 log = structlog.get_logger(__name__)
 CREATE_FIELDS = {"to", "agent", "source_language", "target_language", "mode"}
+TOO_LARGE = "the body is over the server's 64 KiB limit; a call request is a few hundred bytes"
 
 
 _ERRORS: dict[int, type[web.HTTPException]] = {
@@ -187,7 +188,13 @@ async def _json_object(request: web.Request) -> dict[str, Any]:
     UTF-8, RFC 8259; a bogus charset must not become a 500), and nesting too deep to parse is
     a bad request like any other malformed body."""
     try:
-        body = json.loads((await request.read()).decode("utf-8"))
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge as exc:  # aiohttp answers in plain text; the API in JSON
+        exc.content_type = "application/json"
+        exc.text = json.dumps({"error": {"code": "too_large", "message": TOO_LARGE}})
+        raise
+    try:
+        body = json.loads(raw.decode("utf-8"))
     except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         fail(400, "invalid_json", "the body must be a UTF-8 JSON object")
     if not isinstance(body, dict):

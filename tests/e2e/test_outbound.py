@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import aiohttp
 
 from bridge.calls.model import Direction, EndReason
 from bridge.sim.softphone import Phone
+from bridge.web.app import MAX_BODY_BYTES
 from tests.e2e.conftest import AGENT, CALLER_ID, CUSTOMER, StackFactory, mulaw, wait_received
 
 SECOND = 16000
@@ -128,3 +130,20 @@ async def test_api_bodies_that_break_naive_parsers_are_bad_requests(
             async with http.post(stack.url + "/v1/calls", data=body, headers=headers) as response:
                 assert response.status in (400, 413, 422), response.status
                 assert (await response.json())["error"]["message"]
+
+
+async def test_an_api_body_over_the_limit_is_a_413_in_the_api_s_own_json(
+    make_stack: StackFactory,
+) -> None:
+    stack = await make_stack()
+    body = json.dumps({"to": "+15550100003", "padding": "x" * (MAX_BODY_BYTES + 1)})
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(stack.url + "/v1/calls", data=body, headers=stack.api_headers()) as response,
+    ):
+        assert response.status == 413
+        error = (await response.json())["error"]
+    assert error["code"] == "too_large"
+    assert MAX_BODY_BYTES == 64 * 1024  # the limit the message names
+    assert "64 KiB" in error["message"]
+    assert not stack.carrier.calls  # nobody was dialled
