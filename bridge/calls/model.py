@@ -47,6 +47,9 @@ class EndReason(StrEnum):
     PROTOCOL_ERROR = "protocol_error"
     DRAIN_TIMEOUT = "drain_timeout"
     SHUTDOWN = "shutdown"
+    # Set by the records' orphan sweep, never by a live call: the instance holding the call
+    # stopped heartbeating (killed, host lost), so how the call really ended is unknown.
+    INSTANCE_LOST = "instance_lost"
 
     @classmethod
     def hangup_by(cls, role: Role) -> EndReason:

@@ -8,12 +8,19 @@ the write itself was refused, and retrying it would only block the records behin
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from bridge.store.config import StoreSettings
 from bridge.store.migrations import MIGRATIONS, Migration
 from bridge.store.query import CallQuery
 from bridge.store.records import CallRecord, WebhookEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Orphan:
+    call_id: str
+    instance: str | None
 
 
 class StoreUnavailable(Exception):
@@ -37,6 +44,13 @@ class Store(Protocol):
 
     async def events(self, session_id: str | None = None) -> list[WebhookEvent]:
         """Stored webhook events, oldest first; only one session's when `session_id` is given."""
+
+    async def heartbeat(self, instance: str, at: float) -> None:
+        """Records that `instance` was alive at `at` (unix seconds)."""
+
+    async def end_orphans(self, at: float, silent_since: float) -> list[Orphan]:
+        """Ends (as of `at`) the records of calls whose instance has been silent since
+        `silent_since`; the calls this sweep ended (another instance's sweep may get some)."""
 
     async def close(self) -> None: ...
 

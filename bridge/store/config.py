@@ -11,7 +11,7 @@ import socket
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from bridge.settings import ConfigError, Env, env_str
+from bridge.settings import ConfigError, Env, env_float, env_str
 
 DEFAULT_DATABASE_URL = "sqlite:///./kallglot-bridge.db"
 POSTGRES_SCHEMES = ("postgresql", "postgres")
@@ -27,6 +27,8 @@ def default_instance_id() -> str:
 class StoreSettings:
     database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)  # may hold a password
     instance_id: str = field(default_factory=default_instance_id)
+    # An instance silent (no heartbeat) this long is gone; its calls' records are ended.
+    orphan_after_s: float = 120.0
 
     @property
     def is_postgres(self) -> bool:
@@ -66,4 +68,5 @@ class StoreSettings:
         return cls(
             database_url=url,
             instance_id=env_str(env, "BRIDGE_INSTANCE_ID", default_instance_id()),
+            orphan_after_s=env_float(env, "BRIDGE_ORPHAN_AFTER_S", 120.0, low=0.2, high=86_400.0),
         )

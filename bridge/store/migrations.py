@@ -86,6 +86,18 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX kallglot_events_by_session ON kallglot_events (session_id)",
         ),
     ),
+    Migration(
+        3,
+        "instance heartbeats",
+        (
+            """CREATE TABLE instances (
+                instance TEXT PRIMARY KEY,
+                seen_at DOUBLE PRECISION NOT NULL
+            )""",
+            # The orphan sweep looks for calls not yet ended; most rows are ended.
+            "CREATE INDEX calls_by_rank ON calls (state_rank)",
+        ),
+    ),
 )
 
 

@@ -17,7 +17,7 @@ import asyncpg  # type: ignore[import-untyped]  # no type information shipped
 import structlog
 
 from bridge.store import sql
-from bridge.store.base import StoreUnavailable
+from bridge.store.base import Orphan, StoreUnavailable
 from bridge.store.migrations import (
     CURRENT_VERSION,
     MIGRATIONS,
@@ -114,6 +114,15 @@ class PostgresStore:
         async with self._connection() as db:
             rows = await db.fetch(text, *args)
         return [sql.event_from_row(tuple(row)) for row in rows]
+
+    async def heartbeat(self, instance: str, at: float) -> None:
+        async with self._connection() as db:
+            await db.execute(sql.HEARTBEAT, instance, at)
+
+    async def end_orphans(self, at: float, silent_since: float) -> list[Orphan]:
+        async with self._connection() as db:
+            rows = await db.fetch(sql.END_ORPHANS, at, silent_since, sql.ORPHAN_REASON)
+        return [Orphan(row[0], row[1]) for row in rows]
 
     async def close(self) -> None:
         if self._pool is not None:

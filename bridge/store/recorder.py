@@ -2,7 +2,8 @@
 
 The call registry reports each call's lifecycle here (created, active, ended; and outbound
 dials that ended before any call existed), and the API reads pages of calls merged with what
-is live in this process. Everything written goes through the background `RecordWriter`.
+is live in this process. Everything written goes through the background `RecordWriter`;
+`Liveness` heartbeats beside it and ends the records of calls whose instance died.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import structlog
 
 from bridge.store.base import Store, StoreUnavailable, open_store
 from bridge.store.config import StoreSettings
+from bridge.store.liveness import Liveness
 from bridge.store.query import CallQuery, Page, merge_page
 from bridge.store.records import CallRecord
 from bridge.store.writer import RecordWriter
@@ -89,14 +91,25 @@ async def open_call_records(
     try:
         version = await _migrate(store, startup_wait_s)
         log.info("call_records_ready", store=repr(settings), schema_version=version)
+        liveness = Liveness(store, settings.instance_id, settings.orphan_after_s)
+        await _first_beat(liveness)  # before any record of ours: none may look orphaned
+        liveness.start()
         writer = RecordWriter(store)
         writer.start()
         try:
             yield CallRecords(store, writer, settings.instance_id)
         finally:
+            await liveness.stop()
             await writer.close(FLUSH_AT_SHUTDOWN_S)
     finally:
         await store.close()
+
+
+async def _first_beat(liveness: Liveness) -> None:
+    try:
+        await liveness.beat()
+    except StoreUnavailable as exc:  # reachable a moment ago (migrate): the loop retries
+        log.warning("records_heartbeat_failed", error=str(exc))
 
 
 async def _migrate(store: Store, wait_s: float) -> int:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from bridge.calls.model import EndReason
 from bridge.store.query import CallQuery
-from bridge.store.records import CallRecord, LegRecord, WebhookEvent
+from bridge.store.records import STATE_RANK, CallRecord, LegRecord, WebhookEvent
 
 CALL_COLUMNS = (
     "call_id",
@@ -88,6 +89,22 @@ INSERT_EVENT = (
     f"VALUES ({', '.join(f'${i}' for i in range(1, len(EVENT_COLUMNS) + 1))}) "
     "ON CONFLICT (event_id) DO NOTHING"
 )
+HEARTBEAT = (
+    "INSERT INTO instances (instance, seen_at) VALUES ($1, $2) "
+    "ON CONFLICT (instance) DO UPDATE SET seen_at = excluded.seen_at"
+)
+# Calls not yet ended whose instance has not been heard from since $2 (and whose row has not
+# been touched since either: a record written just before its instance's first heartbeat is
+# not an orphan). Ranked "ended", so the owner's own end record, if it ever comes, still wins
+# (equal rank: the later write decides) and puts the true reason and time back.
+END_ORPHANS = f"""UPDATE calls SET
+        state = 'ended', state_rank = {STATE_RANK["ended"]}, ended_at = $1, end_reason = $3,
+        updated_at = $1
+    WHERE state_rank < {STATE_RANK["ended"]} AND updated_at < $2
+        AND (instance IS NULL
+             OR instance NOT IN (SELECT instance FROM instances WHERE seen_at >= $2))
+    RETURNING call_id, instance"""
+ORPHAN_REASON = EndReason.INSTANCE_LOST.value
 SELECT_CALL = f"SELECT {', '.join(CALL_COLUMNS)} FROM calls WHERE call_id = $1"
 SELECT_EVENTS = f"SELECT {', '.join(EVENT_COLUMNS)} FROM kallglot_events"
 

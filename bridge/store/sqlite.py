@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import structlog
 
 from bridge.store import sql
-from bridge.store.base import StoreUnavailable
+from bridge.store.base import Orphan, StoreUnavailable
 from bridge.store.migrations import (
     CURRENT_VERSION,
     MIGRATIONS,
@@ -49,6 +49,8 @@ UNAVAILABLE = frozenset(
 UPSERT_CALL = sql.for_sqlite(sql.UPSERT_CALL)
 UPSERT_LEG = sql.for_sqlite(sql.UPSERT_LEG)
 INSERT_EVENT = sql.for_sqlite(sql.INSERT_EVENT)
+HEARTBEAT = sql.for_sqlite(sql.HEARTBEAT)
+END_ORPHANS = sql.for_sqlite(sql.END_ORPHANS)
 
 
 class SqliteStore:
@@ -148,6 +150,19 @@ class SqliteStore:
 
         def work(db: sqlite3.Connection) -> list[WebhookEvent]:
             return [sql.event_from_row(row) for row in db.execute(text, args)]
+
+        return await self._run(work)
+
+    async def heartbeat(self, instance: str, at: float) -> None:
+        def work(db: sqlite3.Connection) -> None:
+            db.execute(HEARTBEAT, (instance, at))
+
+        await self._run(work)
+
+    async def end_orphans(self, at: float, silent_since: float) -> list[Orphan]:
+        def work(db: sqlite3.Connection) -> list[Orphan]:
+            rows = db.execute(END_ORPHANS, (at, silent_since, sql.ORPHAN_REASON)).fetchall()
+            return [Orphan(call_id, instance) for call_id, instance in rows]
 
         return await self._run(work)
 

@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 
+from bridge.store.migrations import MIGRATIONS
 from tests.cluster.support import (
     CALLS,
     INSTANCES,
@@ -150,9 +151,11 @@ async def test_calls_stay_whole_on_one_instance_and_a_drain_drops_none(
         legs = await db.fetch("SELECT * FROM call_legs")
         events = await db.fetch("SELECT event_id, type FROM kallglot_events")
         versions = [r[0] for r in await db.fetch("SELECT version FROM schema_version")]
+        beating = {r[0] for r in await db.fetch("SELECT instance FROM instances")}
     finally:
         await db.close()
-    assert sorted(versions) == [1, 2]  # three instances migrated together, once
+    assert sorted(versions) == [m.version for m in MIGRATIONS]  # migrated together, once
+    assert {row["instance"] for row in calls.values()} <= beating  # every instance heartbeats
     assert set(calls) == {o.call_id for o in everyone}
     for outcome in everyone:
         row = calls[outcome.call_id]

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
+from bridge.settings import ConfigError
 from bridge.store.config import StoreSettings
 from bridge.store.records import DIALING, CallRecord, LegRecord
 from tests.store.support import T0, a_call
@@ -87,3 +90,11 @@ def test_settings_name_the_database_and_never_show_its_password() -> None:
     assert absolute.sqlite_path == "/var/lib/b/calls.db"
     instance = StoreSettings.from_env({"BRIDGE_INSTANCE_ID": "bridge-7"}).instance_id
     assert instance == "bridge-7"
+
+
+def test_the_orphan_window_defaults_to_two_minutes_and_refuses_nonsense_by_name() -> None:
+    assert StoreSettings.from_env({}).orphan_after_s == 120.0
+    assert StoreSettings.from_env({"BRIDGE_ORPHAN_AFTER_S": "30"}).orphan_after_s == 30.0
+    for bad in ("soon", "0", "-5"):
+        with pytest.raises(ConfigError, match="BRIDGE_ORPHAN_AFTER_S"):
+            StoreSettings.from_env({"BRIDGE_ORPHAN_AFTER_S": bad})

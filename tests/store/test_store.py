@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import replace
 
 import pytest
 
-from bridge.store.base import Store, open_store
+from bridge.calls.model import EndReason
+from bridge.store.base import Orphan, Store, open_store
 from bridge.store.config import StoreSettings
-from bridge.store.migrations import MIGRATIONS, Migration
+from bridge.store.migrations import MIGRATIONS, Migration, latest
 from bridge.store.query import CallQuery, Cursor, merge_page
 from bridge.store.records import DIALING, CallRecord, LegRecord, WebhookEvent
 from tests.store.support import T0, a_call
 
-EXTRA = Migration(3, "a later step", ("CREATE TABLE later_step (id INTEGER PRIMARY KEY)",))
+NEXT = latest() + 1  # the version a later bridge would add
+EXTRA = Migration(NEXT, "a later step", ("CREATE TABLE later_step (id INTEGER PRIMARY KEY)",))
 
 
 async def test_migrating_creates_the_schema_once_and_again_is_a_no_op(
@@ -38,11 +41,11 @@ async def test_pending_steps_apply_in_order_on_an_existing_database(
         assert await store.migrate(MIGRATIONS[:1]) == 1  # an older bridge created it
         with pytest.raises(Exception):  # noqa: B017,PT011  (either driver's "no such table")
             await store.add_event(WebhookEvent("evt_1", "session.ended", T0, "{}"))
-        assert await store.migrate((*MIGRATIONS, EXTRA)) == 3
-        assert await store.migrate((*MIGRATIONS, EXTRA)) == 3
+        assert await store.migrate((*MIGRATIONS, EXTRA)) == NEXT
+        assert await store.migrate((*MIGRATIONS, EXTRA)) == NEXT
         assert await store.add_event(WebhookEvent("evt_1", "session.ended", T0, "{}"))
         # An older bridge on a newer database changes nothing and keeps working.
-        assert await store.migrate() == 3
+        assert await store.migrate() == NEXT
     finally:
         await store.close()
 
@@ -51,13 +54,15 @@ async def test_a_failing_step_leaves_no_trace(database: StoreSettings) -> None:
     store = open_store(database)
     try:
         await store.migrate()
-        broken = Migration(3, "broken", ("CREATE TABLE half_done (id INTEGER)", "NOT SQL AT ALL"))
+        broken = Migration(
+            NEXT, "broken", ("CREATE TABLE half_done (id INTEGER)", "NOT SQL AT ALL")
+        )
         with pytest.raises(Exception):  # noqa: B017,PT011  (a syntax error, either driver)
             await store.migrate((*MIGRATIONS, broken))
         # The table the step created before failing was rolled back with it: applying a
-        # correct step 3 that creates the same table works.
-        fixed = Migration(3, "fixed", ("CREATE TABLE half_done (id INTEGER)",))
-        assert await store.migrate((*MIGRATIONS, fixed)) == 3
+        # correct step of that version that creates the same table works.
+        fixed = Migration(NEXT, "fixed", ("CREATE TABLE half_done (id INTEGER)",))
+        assert await store.migrate((*MIGRATIONS, fixed)) == NEXT
     finally:
         await store.close()
 
@@ -70,7 +75,7 @@ async def test_instances_starting_together_apply_each_step_exactly_once(
     stores = [open_store(database) for _ in range(5)]
     try:
         versions = await asyncio.gather(*(s.migrate((*MIGRATIONS, EXTRA)) for s in stores))
-        assert versions == [3] * 5
+        assert versions == [NEXT] * 5
     finally:
         await asyncio.gather(*(s.close() for s in stores))
 
@@ -167,3 +172,50 @@ async def test_pages_cover_every_call_once_both_ways_even_with_equal_times(store
     assert ids == [r.call_id for r in newest_first[-11:-1]]
     assert first_after == Cursor.of(newest_first[0])
     assert after == Cursor.of(newest_first[-11])
+
+
+async def test_calls_of_a_silent_instance_are_ended_once_and_their_own_end_still_wins(
+    store: Store,
+) -> None:
+    base = time.time()  # the store stamps each write with the real time
+    dead, live = "i-dead", "i-live"
+    await store.save_calls(
+        [
+            a_call(1, state="active", instance=dead),
+            a_call(2, state="active", instance=live),
+            a_call(3, instance=dead),  # ended before its instance died
+            a_call(4, state=DIALING, instance=dead),  # an outbound dial still ringing
+        ]
+    )
+    await store.heartbeat(dead, base)
+    await store.heartbeat(live, base + 200)
+    # 200 s on, with 120 s of silence meaning "gone": the dead instance's open calls end.
+    swept = await store.end_orphans(base + 200, base + 80)
+    assert sorted(swept, key=lambda o: o.call_id) == [
+        Orphan("call_0001", dead),
+        Orphan("call_0004", dead),
+    ]
+    record = await store.get_call("call_0001")
+    assert record is not None
+    assert (record.state, record.end_reason, record.ended_at) == (
+        "ended",
+        EndReason.INSTANCE_LOST.value,
+        base + 200,
+    )
+    assert record.legs == a_call(1).legs  # what was known of the legs stays
+    assert (await store.get_call("call_0002")) == a_call(2, state="active", instance=live)
+    assert (await store.get_call("call_0003")) == a_call(3, instance=dead)
+    assert await store.end_orphans(base + 300, base + 180) == []  # ended once
+    # The instance was only cut off from the database: its own end record heals the row.
+    await store.save_calls([a_call(1, end_reason="agent_hangup", instance=dead)])
+    assert await store.get_call("call_0001") == a_call(1, end_reason="agent_hangup", instance=dead)
+
+
+async def test_a_record_newer_than_the_silence_is_no_orphan(store: Store) -> None:
+    """An instance writes its first records before its first heartbeat lands, and an old
+    bridge (no heartbeats at all) keeps writing during a rolling upgrade: a row written within
+    the silence window is left alone whatever its instance."""
+    base = time.time()
+    await store.save_calls([a_call(1, state="active", instance="i-new")])
+    assert await store.end_orphans(base + 60, base - 60) == []
+    assert await store.end_orphans(base + 200, base + 80) == [Orphan("call_0001", "i-new")]
