@@ -56,6 +56,8 @@ from bench.stats import bridge_table, drift, floor_table, latency_summary, summa
 from bench.timed_sim import TimedKallglotSimulator
 from bench.twilio_face import ROUTES_TOML, TwilioFace, sid
 from bridge.carriers.twilio import TwilioCarrierSide
+from bridge.kallglot.config import KallglotSettings
+from bridge.settings import ConfigError
 
 DEFAULT_CALLS = (25, 50, 100, 200)
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"
@@ -502,8 +504,10 @@ def parse_args(argv: list[str] | None) -> tuple[Options, Path | None]:
     calls = tuple(int(c) for c in args.calls.split(",") if c.strip())
     if not calls or min(calls) < 1:
         parser.error("--calls needs positive numbers")
-    if not 20 <= args.chunk_ms <= 1000 or args.chunk_ms % 20:
-        parser.error("--chunk-ms must be a multiple of 20 in 20..1000 (KALLGLOT_CHUNK_MS)")
+    try:
+        KallglotSettings(chunk_ms=args.chunk_ms)  # the bridge's own rule for KALLGLOT_CHUNK_MS
+    except ConfigError as exc:
+        parser.error(f"--chunk-ms: {exc}")
     opts = Options(
         calls=calls,
         seconds=args.seconds,

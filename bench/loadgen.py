@@ -36,6 +36,7 @@ from bridge.audio import codecs
 from bridge.audio.formats import Encoding
 from bridge.audio.wav import parse_wav
 from bridge.carriers.twilio import TwilioCarrierSide
+from bridge.tasks import cancel_and_wait
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 SPEECH = {"customer": DATA / "customer_de.wav", "agent": DATA / "agent_en.wav"}
@@ -222,8 +223,7 @@ class Pacer:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_and_wait([self._task])
             self._task = None
 
     async def _run(self) -> None:

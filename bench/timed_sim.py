@@ -47,19 +47,21 @@ class TimedStreamConnection(StreamConnection):
         await super()._on_text(text)
 
     async def _on_audio(self, msg: dict[str, Any], *, legacy: bool) -> None:
-        audio = msg.get("audio")
-        payload = audio.get("payload") if isinstance(audio, dict) else None
-        if isinstance(payload, str):
+        if (payload := _payload(msg)) is not None:
             self._probe.chunk_in(payload, self._received_ns)
         await super()._on_audio(msg, legacy=legacy)
 
     async def _send(self, message: dict[str, Any]) -> None:
-        if message.get("type") == m.AUDIO_OUTPUT:
-            audio = message.get("audio")
-            payload = audio.get("payload") if isinstance(audio, dict) else None
-            if isinstance(payload, str):
-                self._probe.chunk_out(payload, perf_counter_ns())
+        if message.get("type") == m.AUDIO_OUTPUT and (payload := _payload(message)) is not None:
+            self._probe.chunk_out(payload, perf_counter_ns())
         await super()._send(message)
+
+
+def _payload(message: dict[str, Any]) -> str | None:
+    """The base64 audio of a current-protocol audio message (`audio.payload`)."""
+    audio = message.get("audio")
+    payload = audio.get("payload") if isinstance(audio, dict) else None
+    return payload if isinstance(payload, str) else None
 
 
 class TimedKallglotSimulator(KallglotSimulator):

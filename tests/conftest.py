@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bridge.audio.wav import parse_wav
+from tests.store.stack import RecordsStacks
 
 DATA = Path(__file__).parent / "data"
 
@@ -24,3 +27,13 @@ def customer_speech() -> bytes:
 @pytest.fixture(scope="session")
 def agent_speech() -> bytes:
     return speech_pcm("agent_en")
+
+
+@pytest.fixture
+async def stacks(
+    aiohttp_server: Any, unused_tcp_port_factory: Callable[[], int], tmp_path: Path
+) -> AsyncIterator[RecordsStacks]:
+    """Bridges sharing one call-records database (see tests/store/stack.py)."""
+    made = RecordsStacks(aiohttp_server, unused_tcp_port_factory, tmp_path)
+    yield made
+    await made.close()

@@ -19,6 +19,7 @@ import structlog
 
 from bridge.audio.formats import AudioFormat
 from bridge.audio.playout import PlayoutBuffer
+from bridge.tasks import cancel_and_wait
 
 
 class OutboundMessages(Protocol):
@@ -83,8 +84,7 @@ class LegConnection:
         """Stops playout; with `clear`, the carrier also drops what it still has queued, so a
         party whose call is ending (or moving) hears no stale translation play on."""
         if self._task is not None and not self._task.done():
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_and_wait([self._task])
         if clear and not self._closed and self.buffer.buffered_at_carrier_s() > 0:
             try:
                 await self._send(self.messages.clear())

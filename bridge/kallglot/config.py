@@ -63,7 +63,8 @@ class KallglotSettings:
     def __post_init__(self) -> None:
         if not 20 <= self.chunk_ms <= 1000 or self.chunk_ms % 20:
             raise ConfigError(
-                f"KALLGLOT_CHUNK_MS={self.chunk_ms} is invalid; use a multiple of 20 in 20..1000"
+                f"KALLGLOT_CHUNK_MS={self.chunk_ms} is invalid; use a multiple of 20 in 20..1000 "
+                "(carrier frames are 20 ms)"
             )
 
     def __repr__(self) -> str:
@@ -76,11 +77,6 @@ class KallglotSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> KallglotSettings:
-        chunk_ms = env_int(env, "KALLGLOT_CHUNK_MS", 100, low=20, high=1000)
-        if chunk_ms % 20:
-            raise ConfigError(
-                f"KALLGLOT_CHUNK_MS={chunk_ms} is not a multiple of 20 (carrier frames are 20 ms)"
-            )
         return cls(
             api_url=env_url(env, "KALLGLOT_API_URL", DEFAULT_API_URL, ("https", "http")),
             api_key=env_optional(env, "KALLGLOT_API_KEY"),
@@ -92,7 +88,7 @@ class KallglotSettings:
                     tuple(v.value for v in ProtocolVersion),
                 )
             ),
-            chunk_ms=chunk_ms,
+            chunk_ms=env_int(env, "KALLGLOT_CHUNK_MS", 100, low=20, high=1000),
             http_timeout_s=env_float(env, "KALLGLOT_HTTP_TIMEOUT_S", 10.0, low=0.1, high=120),
             retry_total_s=env_float(env, "KALLGLOT_RETRY_TOTAL_S", 30.0, low=0, high=600),
             retry_max_attempts=env_int(env, "KALLGLOT_RETRY_MAX_ATTEMPTS", 8, low=1, high=50),

@@ -46,6 +46,7 @@ from bridge.kallglot.protocol import StreamProtocol, protocol_for
 from bridge.kallglot.rest import KallglotClient
 from bridge.kallglot.sender import Sender
 from bridge.kallglot.stats import StreamStats
+from bridge.tasks import cancel_and_wait
 
 log = structlog.get_logger("bridge.kallglot.stream")
 LOGGED_ODDITIES = 10  # log the first few unknown/malformed messages, count the rest
@@ -207,9 +208,7 @@ class KallglotStream:
             await self._reader(ws)
         finally:
             self._ws = None
-            for task in helpers:
-                task.cancel()
-            await asyncio.gather(*helpers, return_exceptions=True)
+            await cancel_and_wait(helpers)
             if ws.close_code is None and self.state is not State.CLOSING:
                 ws.transport.abort()
 
@@ -250,8 +249,7 @@ class KallglotStream:
             if ws is not None and ws.close_code is None:
                 ws.transport.abort()
             if self._supervisor is not None:
-                self._supervisor.cancel()
-                await asyncio.gather(self._supervisor, return_exceptions=True)
+                await cancel_and_wait([self._supervisor])
         try:
             async with asyncio.timeout(
                 max(self.settings.end_timeout_s, self.settings.http_timeout_s)

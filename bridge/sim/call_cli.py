@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from bridge.sim.carrier import CarrierSimulator, SimCall
 from bridge.sim.carrier_report import load_speech, write_report
 from bridge.sim.softphone import Phone
+from bridge.tasks import cancel_and_wait
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 GRACE_S = 30.0  # beyond --hangup-after, for ringing, menus and the bridge's teardown
@@ -62,9 +63,7 @@ async def _wait_ended(calls: list[SimCall], timeout_s: float) -> None:
     if not waits:
         return
     _, pending = await asyncio.wait(waits, timeout=timeout_s)
-    for task in pending:
-        task.cancel()
-    await asyncio.gather(*pending, return_exceptions=True)
+    await cancel_and_wait(pending)
 
 
 async def place(args: argparse.Namespace) -> int:

@@ -34,6 +34,7 @@ from bridge.sim.kallglot_state import (
 from bridge.sim.kallglot_stream import StreamConnection
 from bridge.sim.kallglot_translate import SHAPES, OutputShape, Segmentation
 from bridge.sim.kallglot_webhooks import WebhookSender
+from bridge.tasks import cancel_and_wait
 
 SIM_KEY: web.AppKey[KallglotSimulator] = web.AppKey("kallglot_simulator")
 T = TypeVar("T")
@@ -117,9 +118,7 @@ class KallglotSimulator:
     async def _lifetime(self, app: web.Application) -> AsyncIterator[None]:
         await self.webhooks.start()
         yield
-        for task in self._background:
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
+        await cancel_and_wait(self._background)
         await self.webhooks.close()
 
     def spawn(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:

@@ -24,6 +24,7 @@ from bridge.kallglot import messages as m
 from bridge.sim.kallglot_http import REQUEST_ID, error
 from bridge.sim.kallglot_state import SessionRecord
 from bridge.sim.kallglot_translate import FLAT, NESTED, SHAPES, OutputShape, Translator
+from bridge.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from bridge.sim.kallglot import KallglotSimulator
@@ -116,9 +117,7 @@ class StreamConnection:
                 del sim.live[record.id]
             self._done.set()
             record.changed.fire()
-            for task in self._tasks:
-                task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await cancel_and_wait(self._tasks)
         return self.ws
 
     async def _receive_loop(self) -> None:

@@ -17,6 +17,7 @@ import aiohttp
 
 from bridge.kallglot.webhooks import SIGNATURE_HEADER, sign
 from bridge.sim.kallglot_state import Pulse, WebhookDelivery, iso
+from bridge.tasks import cancel_and_wait
 
 DELIVERY_TIMEOUT_S = 30.0  # the documented limit for the receiver to answer
 
@@ -47,9 +48,7 @@ class WebhookSender:
         self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=DELIVERY_TIMEOUT_S))
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(self._tasks)
         if self._http is not None:
             await self._http.close()
             self._http = None

@@ -22,6 +22,7 @@ from collections.abc import Callable
 import structlog
 
 from bridge.store.base import Orphan, Store, StoreUnavailable
+from bridge.tasks import cancel_and_wait
 
 log = structlog.get_logger(__name__)
 BEATS_PER_SILENCE = 4  # missed beats before an instance counts as gone
@@ -61,8 +62,7 @@ class Liveness:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_and_wait([self._task])
             self._task = None
 
     async def _run(self) -> None:

@@ -3,26 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
-from typing import Any
-
-import pytest
 
 from bridge.sim.softphone import Phone
 from tests.e2e.conftest import AGENT, CENTRE, CUSTOMER, mulaw
 from tests.store.stack import RecordsStacks, records
 
 SECOND = 16000  # bytes of 8 kHz PCM16
-
-
-@pytest.fixture
-async def stacks(
-    aiohttp_server: Any, unused_tcp_port_factory: Callable[[], int], tmp_path: Path
-) -> AsyncIterator[RecordsStacks]:
-    made = RecordsStacks(aiohttp_server, unused_tcp_port_factory, tmp_path)
-    yield made
-    await made.close()
 
 
 async def test_a_translated_call_is_recorded_when_created_active_and_ended(

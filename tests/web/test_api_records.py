@@ -3,27 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 
 from bridge.sim.softphone import Phone
 from tests.e2e.conftest import AGENT, CENTRE, CUSTOMER, Stack
 from tests.store.stack import RecordsStacks, records
 from tests.store.support import T0, a_call
-
-
-@pytest.fixture
-async def stacks(
-    aiohttp_server: Any, unused_tcp_port_factory: Callable[[], int], tmp_path: Path
-) -> AsyncIterator[RecordsStacks]:
-    made = RecordsStacks(aiohttp_server, unused_tcp_port_factory, tmp_path)
-    yield made
-    await made.close()
 
 
 async def api(stack: Stack, path: str, **params: str) -> tuple[int, Any]:

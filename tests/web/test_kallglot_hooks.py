@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -17,15 +16,6 @@ from bridge.kallglot.webhooks import SIGNATURE_HEADER, sign
 from bridge.sim.softphone import Phone
 from tests.e2e.conftest import AGENT, CENTRE, CUSTOMER, Stack
 from tests.store.stack import WEBHOOK_SECRET, RecordsStacks, records
-
-
-@pytest.fixture
-async def stacks(
-    aiohttp_server: Any, unused_tcp_port_factory: Callable[[], int], tmp_path: Path
-) -> AsyncIterator[RecordsStacks]:
-    made = RecordsStacks(aiohttp_server, unused_tcp_port_factory, tmp_path)
-    yield made
-    await made.close()
 
 
 def envelope(event_id: str = "evt_1", event_type: str = "session.created", **data: Any) -> bytes:
