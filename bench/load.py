@@ -9,13 +9,17 @@ load generator, the Kallglot simulator in fast mode and the slice of Twilio's RE
 dials through) runs pinned to the other. N inbound calls are placed as Twilio would place them;
 the bridge dials each agent, and every leg then speaks real speech (tests/data) in real-time
 paced 20 ms frames. After every leg hears its partner and a warm-up, a window of `--seconds` is
-measured. Then the floor relay (bench/floor.py, same core) moves the same frames on as many
-sockets, and its CPU is measured the same way.
+measured. The floor relay (bench/floor.py, same core) moves the same frames on as many sockets,
+and its CPU is measured the same way, once just before the bridge and once just after: a shared
+machine's speed drifts by tens of percent within a minute, and the mean of two floors that
+bracket the bridge's window cancels most of that drift out of the ratio (the table shows how far
+the two disagreed, so a reader can tell a clean ratio from a noisy one).
 
 Figures (all over the steady-state window only):
 * cpu%: bridge user+system CPU seconds (psutil) / window wall seconds.
 * ms/leg-s: bridge CPU milliseconds / (legs x window seconds). legs/core = 1000 / that.
-  ratio = bridge ms/leg-s / floor ms/leg-s.
+  ratio = bridge ms/leg-s / floor ms/leg-s, the floor being the mean of the two around it;
+  fl+-% = how far either floor run lies from that mean.
 * RSS kB/leg: (bridge RSS at the end of the window - RSS after start-up and one primer call)
   / legs.
 * in: per Kallglot chunk (100 ms unless --chunk-ms), when the simulator received it - when the
@@ -52,7 +56,14 @@ from aiohttp import web
 
 from bench.loadgen import Leg, Pacer, Probe, Window, connect
 from bench.procs import Child, cores, pin_self, wait_healthy
-from bench.stats import bridge_table, drift, floor_table, latency_summary, summarize
+from bench.stats import (
+    bridge_table,
+    drift,
+    floor_table,
+    latency_summary,
+    step_result,
+    summarize,
+)
 from bench.timed_sim import TimedKallglotSimulator
 from bench.twilio_face import ROUTES_TOML, TwilioFace, sid
 from bridge.carriers.twilio import TwilioCarrierSide
@@ -408,23 +419,14 @@ async def run(opts: Options) -> dict[str, Any]:
                 line = await asyncio.wait_for(asyncio.to_thread(floor.proc.stdout.readline), 30)
                 floor_url = f"ws://127.0.0.1:{int(line.split()[-1])}"
                 for n in opts.calls:
-                    print(f"  N={n}: bridge ...", end="", flush=True)
+                    print(f"  N={n}: floor ...", end="", flush=True)
+                    before = await floor_step(n, opts, http, floor, floor_url, bridge_core)
+                    print(" bridge ...", end="", flush=True)
                     bridge = await bridge_step(n, opts, http, work, bridge_core)
                     print(" floor ...", end="", flush=True)
-                    relay = await floor_step(n, opts, http, floor, floor_url, bridge_core)
+                    after = await floor_step(n, opts, http, floor, floor_url, bridge_core)
                     print(" done", flush=True)
-                    steps.append(
-                        {
-                            "calls": n,
-                            "legs": 2 * n,
-                            "bridge": bridge,
-                            "floor": relay,
-                            "ratio": round(
-                                bridge["cpu_ms_per_leg_s"] / relay["cpu_ms_per_leg_s"], 2
-                            ),
-                            "generator_cpu_percent": bridge["generator_cpu_percent"],
-                        }
-                    )
+                    steps.append(step_result(n, bridge, before, after))
             finally:
                 await floor.stop()
     return {
@@ -455,7 +457,8 @@ def report(results: dict[str, Any]) -> str:
         "F other processes took >10 % of the measured core, G generator lag p99 > 5 ms)",
         bridge_table(steps),
         "",
-        "Floor: bare aiohttp relay of the same frames (latency = send -> partner receive)",
+        "Floor: bare aiohttp relay of the same frames, run just before and just after the bridge",
+        "(latency = send -> partner receive)",
         floor_table(steps),
         "",
     ]

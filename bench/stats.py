@@ -83,44 +83,69 @@ def fmt_ms(value: float) -> str:
     return f"{value:.2f}" if value < 100 else f"{value:.0f}"
 
 
+def step_result(
+    calls: int, bridge: dict[str, Any], before: dict[str, Any], after: dict[str, Any]
+) -> dict[str, Any]:
+    """One N's figures: the bridge, the two floor runs around it, and the ratio to their mean."""
+    first, second = before["cpu_ms_per_leg_s"], after["cpu_ms_per_leg_s"]
+    floor = (first + second) / 2
+    return {
+        "calls": calls,
+        "legs": 2 * calls,
+        "bridge": bridge,
+        "floor": after,
+        "floor_before": before,
+        "floor_ms_per_leg_s": round(floor, 4),
+        "floor_spread_percent": round(100 * abs(first - second) / (2 * floor), 1) if floor else 0.0,
+        "ratio": round(bridge["cpu_ms_per_leg_s"] / floor, 2) if floor else 0.0,
+        "generator_cpu_percent": bridge["generator_cpu_percent"],
+    }
+
+
+def floor_flags(step: dict[str, Any]) -> str:
+    return "".join(sorted(set(flags(step["floor_before"]) + flags(step["floor"]))))
+
+
 def bridge_table(steps: list[dict[str, Any]]) -> str:
     header = (
-        f"{'calls':>5} {'legs':>5} {'cpu%':>5} {'ms/leg-s':>8} {'floor':>6} {'ratio':>5} "
+        f"{'calls':>5} {'legs':>5} {'cpu%':>5} {'ms/leg-s':>8} {'floor':>6} {'fl+-%':>5} "
+        f"{'ratio':>5} "
         f"{'legs/core':>9} {'RSS kB/leg':>10} "
         f"{'in p50':>7} {'p99':>6} {'max':>6} {'out p50':>7} {'p99':>6} {'max':>6} "
         f"{'lost':>5} {'underfl':>7} {'gen%':>5} flags"
     )
     lines = [header, "-" * len(header)]
     for step in steps:
-        b, f = step["bridge"], step["floor"]
+        b, floor = step["bridge"], floor_flags(step)
         lat_in, lat_out = b["latency_ms"]["inbound"], b["latency_ms"]["outbound"]
         lines.append(
             f"{step['calls']:>5} {step['legs']:>5} {b['cpu_percent']:>5.0f}"
-            f"{b['cpu_ms_per_leg_s']:>9.3f} {f['cpu_ms_per_leg_s']:>6.3f} {step['ratio']:>5.2f} "
+            f"{b['cpu_ms_per_leg_s']:>9.3f} {step['floor_ms_per_leg_s']:>6.3f} "
+            f"{step['floor_spread_percent']:>5.1f} {step['ratio']:>5.2f} "
             f"{b['legs_per_core']:>9.0f} {b['rss_kb_per_leg']:>10.1f} "
             f"{fmt_ms(lat_in['p50']):>7} {fmt_ms(lat_in['p99']):>6} {fmt_ms(lat_in['max']):>6} "
             f"{fmt_ms(lat_out['p50']):>7} {fmt_ms(lat_out['p99']):>6} {fmt_ms(lat_out['max']):>6} "
             f"{b['frames']['lost']:>5} {b['underflows']:>7} {step['generator_cpu_percent']:>5.0f} "
-            f"{flags(b) or '-'}{'/' + flags(f) if flags(f) else ''}"
+            f"{flags(b) or '-'}{'/' + floor if floor else ''}"
         )
     return "\n".join(lines)
 
 
 def floor_table(steps: list[dict[str, Any]]) -> str:
     header = (
-        f"{'calls':>5} {'legs':>5} {'cpu%':>5} {'ms/leg-s':>8} "
+        f"{'calls':>5} {'legs':>5} {'run':>6} {'cpu%':>5} {'ms/leg-s':>8} "
         f"{'relay p50':>9} {'p99':>6} {'max':>6} {'lost':>5} {'gen%':>5} flags"
     )
     lines = [header, "-" * len(header)]
     for step in steps:
-        f = step["floor"]
-        relay = f["latency_ms"]["relay"]
-        lines.append(
-            f"{step['calls']:>5} {step['legs']:>5} {f['cpu_percent']:>5.0f} "
-            f"{f['cpu_ms_per_leg_s']:>8.3f} {fmt_ms(relay['p50']):>9} {fmt_ms(relay['p99']):>6} "
-            f"{fmt_ms(relay['max']):>6} {f['frames']['lost']:>5} "
-            f"{f['generator_cpu_percent']:>5.0f} {flags(f) or '-'}"
-        )
+        for run, f in (("before", step["floor_before"]), ("after", step["floor"])):
+            relay = f["latency_ms"]["relay"]
+            lines.append(
+                f"{step['calls']:>5} {step['legs']:>5} {run:>6} {f['cpu_percent']:>5.0f} "
+                f"{f['cpu_ms_per_leg_s']:>8.3f} {fmt_ms(relay['p50']):>9} "
+                f"{fmt_ms(relay['p99']):>6} {fmt_ms(relay['max']):>6} {f['frames']['lost']:>5} "
+                f"{f['generator_cpu_percent']:>5.0f} {flags(f) or '-'}"
+            )
     return "\n".join(lines)
 
 
@@ -149,5 +174,5 @@ def summarize(steps: list[dict[str, Any]]) -> dict[str, Any]:
         "cpu_ratio_to_floor": basis["ratio"] if basis else None,
         "largest_calls_p99_under_5ms": max(under) if under else None,
         "latency_target_ms": LATENCY_TARGET_MS,
-        "flags": {str(s["calls"]): flags(s["bridge"]) + "/" + flags(s["floor"]) for s in steps},
+        "flags": {str(s["calls"]): flags(s["bridge"]) + "/" + floor_flags(s) for s in steps},
     }

@@ -35,16 +35,22 @@ def test_two_calls_for_two_seconds_produce_a_complete_result(tmp_path: Path) -> 
     }
     (step,) = results["steps"]
     assert (step["calls"], step["legs"]) == (2, 4)
-    bridge, floor = step["bridge"], step["floor"]
+    bridge, floor, before = step["bridge"], step["floor"], step["floor_before"]
     for key in ("cpu_ms_per_leg_s", "cpu_percent", "legs_per_core", "rss_kb_per_leg"):
         assert bridge[key] >= 0, key
     assert floor["cpu_ms_per_leg_s"] > 0
-    assert step["ratio"] > 0
+    assert before["cpu_ms_per_leg_s"] > 0
+    mean = (floor["cpu_ms_per_leg_s"] + before["cpu_ms_per_leg_s"]) / 2
+    assert step["floor_ms_per_leg_s"] == pytest.approx(mean, abs=1e-4)
+    assert step["ratio"] == pytest.approx(bridge["cpu_ms_per_leg_s"] / mean, abs=0.01)
+    spread = abs(floor["cpu_ms_per_leg_s"] - before["cpu_ms_per_leg_s"]) / 2 / mean
+    assert step["floor_spread_percent"] == pytest.approx(100 * spread, abs=0.1)
     for direction in ("inbound", "outbound"):
         latency = bridge["latency_ms"][direction]
         assert set(latency) == {"p50", "p99", "max", "samples"}
         assert latency["samples"] > 0, direction
     assert floor["latency_ms"]["relay"]["samples"] > 0
+    assert before["latency_ms"]["relay"]["samples"] > 0
     assert bridge["frames"]["sent"] > 0
     assert bridge["frames"]["lost"] == 0
     assert bridge["frames"]["unmatched"] == 0
