@@ -3,7 +3,8 @@
 Creating a session bills it, so a create already sent is never cancelled: `release()` waits for
 one under way (bounded), then ends whatever exists, through the stream (`session.end`, then REST
 end as a safety net) when there is one, else over REST. The session is created with an
-idempotency key derived from the call id, so a retry from any process cannot bill twice.
+idempotency key derived from the call id, so a retry from any process cannot bill twice; ending
+it does the same (`end_idempotency_key`), whoever ends it (see bridge/calls/orphans.py).
 """
 
 from __future__ import annotations
@@ -31,6 +32,12 @@ from bridge.kallglot.models import Session
 from bridge.kallglot.stream import KallglotStream
 
 START_GRACE_S = 60.0  # how long release() waits for a create (and connect) already under way
+
+
+def end_idempotency_key(call_id: str) -> str:
+    """The key of every request that ends a call's session: over the stream or REST, from the
+    call's own instance or from one that found it orphaned."""
+    return f"{call_id}:end"
 
 
 class LinkOwner(Protocol):
@@ -72,7 +79,12 @@ class KallglotLink:
                     idempotency_key=f"{plan.call_id}:create",
                 )
             self._log = self._log.bind(session_id=self.session.id)
-            stream = KallglotStream(services.kallglot, self.session, services.kallglot_settings)
+            stream = KallglotStream(
+                services.kallglot,
+                self.session,
+                services.kallglot_settings,
+                end_idempotency_key=end_idempotency_key(plan.call_id),
+            )
             stream.stats.on_chunk_sent = metrics.inbound_latency
             await stream.connect()
         except KallglotError as exc:
@@ -117,7 +129,7 @@ class KallglotLink:
         try:
             with metrics.kallglot_request_seconds.labels("end_session").time():
                 await self._services.kallglot.end_session(
-                    session.id, idempotency_key=f"{self._plan.call_id}:end"
+                    session.id, idempotency_key=end_idempotency_key(self._plan.call_id)
                 )
         except KallglotError as exc:
             self._log.error("kallglot_end_failed", error=str(exc))

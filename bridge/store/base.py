@@ -21,6 +21,10 @@ from bridge.store.records import CallRecord, WebhookEvent
 class Orphan:
     call_id: str
     instance: str | None
+    session_id: str | None  # its Kallglot session, if it had one by its last record
+    # The instance had heartbeated, so it is known to have died. An instance that never did
+    # (absent, or a bridge from before heartbeats, mid rolling upgrade) may still be serving.
+    heartbeated: bool
 
 
 class StoreUnavailable(Exception):

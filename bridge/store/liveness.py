@@ -6,18 +6,18 @@ shared store, and every instance, on the same beat, ends the records of calls wh
 has been silent for `silent_after_s` (reason `instance_lost`). Sweeps from several instances
 at once are harmless: a row is ended once, and each sweep reports only the rows it ended.
 
-Only records change. The calls themselves are gone with their instance: the carrier hangs up a
-leg whose media socket dropped, and Kallglot ends a session left idle (after 30 minutes). A
-live instance merely cut off from the database for longer than `silent_after_s` could see its
-calls swept, but the record heals itself: the call's own end record, ranked equal and written
-later, replaces the sweep's.
+Here only records change; `on_orphans` hears of every call a sweep ended, so that the app can
+end their Kallglot sessions (bridge/calls/orphans.py). The calls themselves are gone with their
+instance: the carrier hangs up a leg whose media socket dropped. A live instance merely cut off
+from the database for longer than `silent_after_s` could see its calls swept, but the record
+heals itself: the call's own end record, ranked equal and written later, replaces the sweep's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import structlog
 
@@ -35,11 +35,14 @@ class Liveness:
         instance: str,
         silent_after_s: float,
         clock: Callable[[], float] = time.time,
+        on_orphans: Callable[[Sequence[Orphan]], None] = lambda _: None,
     ) -> None:
+        """`on_orphans` runs on the heartbeat: it must hand slow work to a task of its own."""
         self._store = store
         self._instance = instance
         self._silent_after_s = silent_after_s
         self._clock = clock
+        self._on_orphans = on_orphans
         self.interval_s = silent_after_s / BEATS_PER_SILENCE
         self._task: asyncio.Task[None] | None = None
 
@@ -55,6 +58,7 @@ class Liveness:
                 instances=sorted({o.instance or "?" for o in orphans}),
                 silent_after_s=self._silent_after_s,
             )
+            self._on_orphans(orphans)
         return orphans
 
     def start(self) -> None:

@@ -122,7 +122,7 @@ class PostgresStore:
     async def end_orphans(self, at: float, silent_since: float) -> list[Orphan]:
         async with self._connection() as db:
             rows = await db.fetch(sql.END_ORPHANS, at, silent_since, sql.ORPHAN_REASON)
-        return [Orphan(row[0], row[1]) for row in rows]
+        return [Orphan(row[0], row[1], row[2], bool(row[3])) for row in rows]
 
     async def close(self) -> None:
         if self._pool is not None:

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from bridge.store.base import Store, StoreUnavailable, open_store
+from bridge.store.base import Orphan, Store, StoreUnavailable, open_store
 from bridge.store.config import StoreSettings
 from bridge.store.liveness import Liveness
 from bridge.store.query import CallQuery, Page, merge_page
@@ -84,14 +84,19 @@ class CallRecords:
 
 @asynccontextmanager
 async def open_call_records(
-    settings: StoreSettings, startup_wait_s: float = STARTUP_WAIT_S
+    settings: StoreSettings,
+    startup_wait_s: float = STARTUP_WAIT_S,
+    on_orphans: Callable[[Sequence[Orphan]], None] = lambda _: None,
 ) -> AsyncIterator[CallRecords]:
-    """Opens and migrates the store, runs the writer; on exit flushes what is queued."""
+    """Opens and migrates the store, runs the writer and the heartbeat (whose sweeps report
+    to `on_orphans`); on exit flushes what is queued."""
     store = open_store(settings)
     try:
         version = await _migrate(store, startup_wait_s)
         log.info("call_records_ready", store=repr(settings), schema_version=version)
-        liveness = Liveness(store, settings.instance_id, settings.orphan_after_s)
+        liveness = Liveness(
+            store, settings.instance_id, settings.orphan_after_s, on_orphans=on_orphans
+        )
         await _first_beat(liveness)  # before any record of ours: none may look orphaned
         liveness.start()
         writer = RecordWriter(store)

@@ -103,7 +103,8 @@ END_ORPHANS = f"""UPDATE calls SET
     WHERE state_rank < {STATE_RANK["ended"]} AND updated_at < $2
         AND (instance IS NULL
              OR instance NOT IN (SELECT instance FROM instances WHERE seen_at >= $2))
-    RETURNING call_id, instance"""
+    RETURNING call_id, instance, session_id,
+        instance IN (SELECT instance FROM instances) AS heartbeated"""
 ORPHAN_REASON = EndReason.INSTANCE_LOST.value
 SELECT_CALL = f"SELECT {', '.join(CALL_COLUMNS)} FROM calls WHERE call_id = $1"
 SELECT_EVENTS = f"SELECT {', '.join(EVENT_COLUMNS)} FROM kallglot_events"

@@ -162,7 +162,10 @@ class SqliteStore:
     async def end_orphans(self, at: float, silent_since: float) -> list[Orphan]:
         def work(db: sqlite3.Connection) -> list[Orphan]:
             rows = db.execute(END_ORPHANS, (at, silent_since, sql.ORPHAN_REASON)).fetchall()
-            return [Orphan(call_id, instance) for call_id, instance in rows]
+            return [
+                Orphan(call, instance, session, bool(beat))
+                for call, instance, session, beat in rows
+            ]
 
         return await self._run(work)
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 import aiohttp
 import structlog
 from aiohttp import web
 
 from bridge.calls.model import EndReason
+from bridge.calls.orphans import OrphanedSessions
 from bridge.calls.outbound import OutboundDials
 from bridge.calls.registry import CallRegistry
 from bridge.calls.services import CallServices
@@ -18,9 +20,17 @@ from bridge.carriers.twilio_rest import TwilioRest
 from bridge.carriers.twilio_signature import TwilioSignatures
 from bridge.config import Config
 from bridge.kallglot.rest import KallglotClient
-from bridge.store.recorder import open_call_records
+from bridge.store.recorder import CallRecords, open_call_records
 from bridge.web import api, health, kallglot_hooks, media, twilio_hooks
-from bridge.web.keys import CONFIG, OUTBOUND, REGISTRY, SERVICES, SIGNATURES, STORE
+from bridge.web.keys import (
+    CONFIG,
+    ORPHANS,
+    OUTBOUND,
+    REGISTRY,
+    SERVICES,
+    SIGNATURES,
+    STORE,
+)
 
 MAX_BODY_BYTES = 64 * 1024  # Twilio webhooks are a few KB; nothing legitimate is bigger
 # Sent by a load balancer that tries another instance when one answers 503 (deploy/nginx).
@@ -56,39 +66,57 @@ def _services(
     config: Config, twilio: TwilioSettings
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def context(app: web.Application) -> AsyncIterator[None]:
-        async with aiohttp.ClientSession() as http, open_call_records(config.store) as records:
-            rest = TwilioRest(twilio)
-            services = CallServices(
-                settings=config.bridge,
-                kallglot=KallglotClient(http, config.kallglot),
-                kallglot_settings=config.kallglot,
-                control=TwilioCallControl(rest, config.bridge, twilio.caller_id),
-            )
-            app[SERVICES] = services
-            app[STORE] = records
-            app[REGISTRY] = CallRegistry(
-                services,
-                records.call_ended,
-                on_created=records.call_created,
-                on_activated=records.call_activated,
-                on_remembered=records.summary_remembered,
-            )
-            app[OUTBOUND] = OutboundDials(ttl_s=config.bridge.ring_timeout_s + 120)
-            registry = app[REGISTRY]
-            services.metrics.watch(
-                live_legs=lambda: (
-                    sample for call in registry.live() for sample in call.leg_samples()
-                ),
-                active_calls=lambda: len(registry),
-                kallglot_retries=lambda: services.kallglot.retries,
-            )
+        async with aiohttp.ClientSession() as http:
+            kallglot = KallglotClient(http, config.kallglot)
+            orphans = app[ORPHANS] = OrphanedSessions(kallglot)
             try:
-                yield
+                async with (
+                    open_call_records(config.store, on_orphans=orphans.end) as records,
+                    _calls(app, config, twilio, kallglot, records),
+                ):
+                    yield
             finally:
-                await app[REGISTRY].end_all(EndReason.SHUTDOWN)
-                await rest.close()
+                await orphans.close()
 
     return context
+
+
+@asynccontextmanager
+async def _calls(
+    app: web.Application,
+    config: Config,
+    twilio: TwilioSettings,
+    kallglot: KallglotClient,
+    records: CallRecords,
+) -> AsyncIterator[None]:
+    """The call machinery, which lives inside the call records; at its end every call ends."""
+    rest = TwilioRest(twilio)
+    services = CallServices(
+        settings=config.bridge,
+        kallglot=kallglot,
+        kallglot_settings=config.kallglot,
+        control=TwilioCallControl(rest, config.bridge, twilio.caller_id),
+    )
+    app[SERVICES] = services
+    app[STORE] = records
+    app[REGISTRY] = registry = CallRegistry(
+        services,
+        records.call_ended,
+        on_created=records.call_created,
+        on_activated=records.call_activated,
+        on_remembered=records.summary_remembered,
+    )
+    app[OUTBOUND] = OutboundDials(ttl_s=config.bridge.ring_timeout_s + 120)
+    services.metrics.watch(
+        live_legs=lambda: (sample for call in registry.live() for sample in call.leg_samples()),
+        active_calls=lambda: len(registry),
+        kallglot_retries=lambda: services.kallglot.retries,
+    )
+    try:
+        yield
+    finally:
+        await registry.end_all(EndReason.SHUTDOWN)
+        await rest.close()
 
 
 NEW_CALL_PATHS = frozenset({"/twilio/voice", twilio_hooks.MENU_PATH})

@@ -19,7 +19,7 @@ from bridge.store.liveness import Liveness
 from bridge.store.recorder import open_call_records
 from tests.store.support import a_call
 
-DEAD, LIVE = "i-dead", "i-live"
+DEAD, LIVE, OLD = "i-dead", "i-live", "i-old"
 LOST = EndReason.INSTANCE_LOST.value
 
 
@@ -31,14 +31,26 @@ async def _end_reason(store: Store, call_id: str) -> str | None:
 async def test_a_beat_ends_only_the_calls_of_an_instance_silent_too_long(store: Store) -> None:
     now = time.time()
     await store.save_calls(
-        [a_call(1, state="active", instance=DEAD), a_call(2, state="active", instance=LIVE)]
+        [
+            a_call(1, state="active", instance=DEAD),
+            a_call(2, state="active", instance=LIVE),
+            a_call(3, state="ringing", instance=DEAD, session_id=None),
+            a_call(4, state="active", instance=OLD),
+        ]
     )
     await store.heartbeat(DEAD, now)
     await store.heartbeat(LIVE, now)
     # Two minutes and a second on, the live instance beats (and sweeps); the other never did.
     later = Liveness(store, LIVE, silent_after_s=120, clock=lambda: now + 121)
-    assert await later.beat() == [Orphan("call_0001", DEAD)]
-    assert await _end_reason(store, "call_0001") == LOST
+    orphans = sorted(await later.beat(), key=lambda o: o.call_id)
+    assert orphans == [
+        Orphan("call_0001", DEAD, "sess_0001", heartbeated=True),
+        Orphan("call_0003", DEAD, None, heartbeated=True),
+        # Never heartbeated: a bridge from before heartbeats, maybe still serving this call.
+        Orphan("call_0004", OLD, "sess_0004", heartbeated=False),
+    ]
+    for call_id in ("call_0001", "call_0003", "call_0004"):
+        assert await _end_reason(store, call_id) == LOST
     assert await _end_reason(store, "call_0002") is None
     assert await later.beat() == []
 

@@ -192,8 +192,8 @@ async def test_calls_of_a_silent_instance_are_ended_once_and_their_own_end_still
     # 200 s on, with 120 s of silence meaning "gone": the dead instance's open calls end.
     swept = await store.end_orphans(base + 200, base + 80)
     assert sorted(swept, key=lambda o: o.call_id) == [
-        Orphan("call_0001", dead),
-        Orphan("call_0004", dead),
+        Orphan("call_0001", dead, "sess_0001", heartbeated=True),
+        Orphan("call_0004", dead, "sess_0004", heartbeated=True),
     ]
     record = await store.get_call("call_0001")
     assert record is not None
@@ -218,4 +218,6 @@ async def test_a_record_newer_than_the_silence_is_no_orphan(store: Store) -> Non
     base = time.time()
     await store.save_calls([a_call(1, state="active", instance="i-new")])
     assert await store.end_orphans(base + 60, base - 60) == []
-    assert await store.end_orphans(base + 200, base + 80) == [Orphan("call_0001", "i-new")]
+    assert await store.end_orphans(base + 200, base + 80) == [
+        Orphan("call_0001", "i-new", "sess_0001", heartbeated=False)  # it never heartbeated
+    ]
