@@ -46,8 +46,17 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
 
 
 @pytest.fixture
+def cluster_env() -> dict[str, str]:
+    """Extra settings for every bridge of the cluster (a test module overrides this fixture)."""
+    return {}
+
+
+@pytest.fixture
 async def cluster(
-    postgres_server: PostgresServer, tmp_path: Path, aiohttp_server: Any
+    postgres_server: PostgresServer,
+    tmp_path: Path,
+    aiohttp_server: Any,
+    cluster_env: dict[str, str],
 ) -> AsyncIterator[Cluster]:
     binary = nginx_binary()
     if binary is None:
@@ -88,6 +97,7 @@ async def cluster(
         "TWILIO_AUTH_TOKEN": carrier.auth_token,
         "TWILIO_CALLER_ID": "+15550100000",
         "TWILIO_API_URL": carrier_url,
+        **cluster_env,
     }
     bridges = [
         BridgeProcess(f"bridge-{n}", port, env, tmp_path / f"bridge-{n}.log")
