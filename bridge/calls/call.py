@@ -48,7 +48,10 @@ class Call:
         plan: CallPlan,
         services: CallServices,
         on_ended: Callable[[Call], None] = lambda _: None,
+        on_progress: Callable[[Call], None] = lambda _: None,
     ) -> None:
+        """`on_progress` runs (synchronously) when the Kallglot session opens before the call
+        is live, and when it goes live; `on_ended` once, when it has ended."""
         self.plan = plan
         self.id = plan.call_id
         self.state = CallState.RINGING
@@ -60,9 +63,11 @@ class Call:
         self.end_reason: EndReason | None = None
         self.error: str | None = None
         self.dropped_outputs = 0
+        self.session_opened = asyncio.Event()  # the Kallglot session is open (its id is known)
         self.activated = asyncio.Event()  # audio flows from here on (tests and drain await it)
         self._services = services
         self._on_ended = on_ended
+        self._on_progress = on_progress
         self._tasks: set[asyncio.Task[Any]] = set()
         self._dials: list[asyncio.Task[None]] = []  # awaited, never cancelled: see _teardown
         self._ending: asyncio.Task[None] | None = None
@@ -189,7 +194,10 @@ class Call:
     def kallglot_ready(self) -> None:
         if self.session is not None:
             self._log = self._log.bind(session_id=self.session.id)
+            self.session_opened.set()
         self._maybe_activate()
+        if self.state is CallState.BRIDGING:  # still waiting for a leg
+            self._on_progress(self)
 
     def kallglot_output(self, output: AudioOutput) -> None:
         self._route_output(output)
@@ -219,10 +227,11 @@ class Call:
             assert connection is not None
             leg.to_kallglot = Converter(connection.messages.media_format, self.stream.input_format)
         self.state = CallState.ACTIVE
-        self.activated.set()
-        self._services.metrics.calls_started.labels(self.plan.direction.value).inc()
         self.answered_at = self._services.clock()
+        self._services.metrics.calls_started.labels(self.plan.direction.value).inc()
         self._log.info("call_active", legs=[r.value for r in self.plan.roles])
+        self._on_progress(self)
+        self.activated.set()
 
     def _connection(self, role: Role) -> LegConnection | None:
         leg = self.legs.get(role)

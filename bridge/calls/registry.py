@@ -38,18 +38,23 @@ class CallRegistry:
         on_ended: Callable[[Call], None] = _ignore,
         *,
         on_created: Callable[[Call], None] = _ignore,
-        on_activated: Callable[[Call], None] = _ignore,
+        on_progress: Callable[[Call], None] = _ignore,
         on_remembered: Callable[[dict[str, Any]], None] = _ignore,
     ) -> None:
-        """The `on_*` hooks see each call's lifecycle (call records); they must not block."""
+        """The `on_*` hooks see each call's lifecycle (call records); they must not block.
+
+        `on_progress`: see `Call`. It hears of a call's Kallglot session as soon as it is open,
+        because an agent may ring for half a minute before the call goes live, and a session
+        the records do not name cannot be ended by the instance that finds this one dead
+        (bridge/calls/orphans.py).
+        """
         self._services = services
         self._calls: dict[str, Call] = {}
         self._recent: deque[dict[str, Any]] = deque(maxlen=RECENT_CALLS)
         self._on_ended = on_ended
         self._on_created = on_created
-        self._on_activated = on_activated
+        self._on_progress = on_progress
         self._on_remembered = on_remembered
-        self._activation_watchers: dict[str, asyncio.Task[None]] = {}
         self._idle = asyncio.Event()
         self._idle.set()
         self._created = asyncio.Event()  # pulsed for each new call
@@ -82,19 +87,13 @@ class CallRegistry:
             CallPlan.from_ticket(ticket, self._services.settings.routes),
             self._services,
             self._ended,
+            self._on_progress,
         )
         self._calls[call.id] = call
         self._idle.clear()
         self._created.set()
         self._on_created(call)
-        self._activation_watchers[call.id] = asyncio.create_task(
-            self._watch_activation(call), name=f"activation-{call.id}"
-        )
         return call
-
-    async def _watch_activation(self, call: Call) -> None:
-        await call.activated.wait()
-        self._on_activated(call)
 
     async def wait_for(self, predicate: Callable[[Call], bool] = lambda _: True) -> Call:
         """The first live call matching `predicate`, waiting for it to be created if need be."""
@@ -111,9 +110,6 @@ class CallRegistry:
         self._on_remembered(summary)
 
     def _ended(self, call: Call) -> None:
-        watcher = self._activation_watchers.pop(call.id, None)
-        if watcher is not None:
-            watcher.cancel()  # never activated: nothing to report
         if self._calls.pop(call.id, None) is not None:
             self._recent.append(call.summary())
         if not self._calls:

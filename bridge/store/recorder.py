@@ -44,7 +44,7 @@ class CallRecords:
     def call_created(self, call: Call) -> None:
         self.writer.submit(self.of_call(call))
 
-    def call_activated(self, call: Call) -> None:
+    def call_progressed(self, call: Call) -> None:
         self.writer.submit(self.of_call(call))
 
     def call_ended(self, call: Call) -> None:

@@ -103,7 +103,7 @@ async def _calls(
         services,
         records.call_ended,
         on_created=records.call_created,
-        on_activated=records.call_activated,
+        on_progress=records.call_progressed,
         on_remembered=records.summary_remembered,
     )
     app[OUTBOUND] = OutboundDials(ttl_s=config.bridge.ring_timeout_s + 120)

@@ -68,3 +68,25 @@ async def test_a_translated_call_is_recorded_when_created_active_and_ended(
         "session.ended",
         "transcript.ready",
     ]
+
+
+async def test_the_session_is_recorded_while_the_agent_still_rings(
+    stacks: RecordsStacks,
+) -> None:
+    """The instance that finds this one dead ends the sessions its records name (see
+    bridge/calls/orphans.py): a session opened for a call whose agent rings for half a minute
+    must be named before the call goes live."""
+    stack = await stacks.start()
+    store = records(stack)
+    stack.carrier.add_phone(AGENT, Phone(ring_s=30))
+    async with asyncio.timeout(20):
+        customer = await stack.carrier.place_call(CUSTOMER, CENTRE, stack.voice_url)
+        call = await stack.call_for()
+        await call.session_opened.wait()  # the records hook waited first, so it ran first
+        await store.flush()
+        record = await store.get(call.id)
+        assert call.session is not None
+        assert record is not None
+        assert (record.state, record.session_id) == ("bridging", call.session.id)
+        await customer.hang_up()
+        await call.ended()
