@@ -12,6 +12,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -20,7 +21,7 @@ from bridge.store.base import Orphan, Store, StoreUnavailable, open_store
 from bridge.store.config import StoreSettings
 from bridge.store.liveness import Liveness
 from bridge.store.query import CallQuery, Page, merge_page
-from bridge.store.records import CallRecord
+from bridge.store.records import DIALING, CallRecord
 from bridge.store.writer import RecordWriter
 
 if TYPE_CHECKING:
@@ -52,6 +53,26 @@ class CallRecords:
 
     def dial_started(self, dial: OutboundDial) -> None:
         self.writer.submit(self.of_summary(dial.summary()))
+
+    async def end_pending_dial(
+        self, call_id: str, reason: str, detail: str | None = None
+    ) -> CallRecord | None:
+        """Ends the record of another instance's outbound dial whose agent has not answered.
+
+        The instance that took `POST /v1/calls` holds the dial in memory, but the call's id
+        hashes its status callbacks and `DELETE`s to whichever instance owns that id. Written
+        at once, not queued: the hang-up a `DELETE` sends next makes the carrier report the
+        agent's call canceled, and that report must find the dial already over. The ended
+        record, or None when the call is unknown, past dialling, or this instance's own dial
+        (which its in-memory state ends)."""
+        record = await self.store.get_call(call_id)
+        if record is None or record.state != DIALING or record.instance == self.instance:
+            return None
+        ended = replace(
+            record, state="ended", ended_at=time.time(), end_reason=reason, error=detail
+        )
+        await self.store.save_calls([ended])
+        return ended
 
     def summary_remembered(self, summary: Mapping[str, Any]) -> None:
         """A call that ended without going live here (an outbound dial nobody answered)."""

@@ -26,7 +26,7 @@ from bridge.calls.routes import E164, LANGUAGE, SIP_URI
 from bridge.carriers.twilio_rest import CarrierError
 from bridge.store.base import StoreUnavailable
 from bridge.store.query import QueryError, query_from_params
-from bridge.store.records import CallRecord
+from bridge.store.records import DIALING, CallRecord
 from bridge.web.keys import CONFIG, OUTBOUND, REGISTRY, SERVICES, STORE
 
 log = structlog.get_logger(__name__)
@@ -125,6 +125,8 @@ async def hang_up_call(request: web.Request) -> web.Response:
     dial = app[OUTBOUND].pop(call_id)
     if dial is None:
         record = await _find(request)  # 404 if unknown
+        if record.state == DIALING:
+            return web.json_response((await _cancel_dialled_elsewhere(app, record)).to_json())
         if record.state != "ended":
             fail(409, "not_here", f"call {call_id} is not live on this instance ({record.state})")
         fail(409, "already_ended", f"call {call_id} has already ended")
@@ -135,6 +137,25 @@ async def hang_up_call(request: web.Request) -> web.Response:
     dial.ended_at, dial.end_reason = app[OUTBOUND].clock(), EndReason.API_HANGUP
     app[REGISTRY].remember(dial.summary())
     return web.json_response(dial.summary())
+
+
+async def _cancel_dialled_elsewhere(app: web.Application, record: CallRecord) -> CallRecord:
+    """An outbound dial another instance placed (POST /v1/calls goes to any instance, the
+    call's id hashes this DELETE here): end the record, then hang up the ringing agent."""
+    try:
+        ended = await app[STORE].end_pending_dial(record.call_id, EndReason.API_HANGUP.value)
+    except StoreUnavailable as exc:
+        _records_down(exc)
+    if ended is None:  # the agent answered meanwhile: the call is live now
+        fail(409, "not_here", f"call {record.call_id} went live meanwhile; try the DELETE again")
+    agent = next((leg for leg in record.legs if leg.role == Role.AGENT.value), None)
+    if agent is not None and agent.carrier_call_id is not None:
+        try:
+            await app[SERVICES].control.hang_up(agent.carrier_call_id)
+        except CarrierError as exc:
+            log.warning("hang_up_failed", call_id=record.call_id, error=str(exc))
+    log.info("outbound_call_cancelled", call_id=record.call_id, dialled_by=record.instance)
+    return ended
 
 
 async def _find(request: web.Request) -> CallRecord:

@@ -23,7 +23,8 @@ from bridge.calls.settings import BridgeSettings
 from bridge.calls.twilio_control import stream_twiml
 from bridge.carriers.twilio_signature import SIGNATURE_HEADER, public_http_url
 from bridge.carriers.twilio_twiml import Speech, language_menu_twiml, say_hangup_twiml
-from bridge.web.keys import CONFIG, OUTBOUND, REGISTRY, SERVICES, SIGNATURES
+from bridge.store.base import StoreUnavailable
+from bridge.web.keys import CONFIG, OUTBOUND, REGISTRY, SERVICES, SIGNATURES, STORE
 
 log = structlog.get_logger(__name__)
 NOT_IN_SERVICE = "Sorry, this number is not in service."
@@ -131,10 +132,23 @@ async def call_status(request: web.Request) -> web.Response:
     if call is not None:
         call.carrier_status(role, carrier_call_id, status)
     elif status in FAILED_DIAL_STATUSES:
-        dial = request.app[OUTBOUND].pop(call_id)
-        if dial is not None:  # the agent of an outbound call never answered
-            dial.ended_at = request.app[OUTBOUND].clock()
-            dial.end_reason, dial.detail = EndReason.unavailable(role), status
-            request.app[REGISTRY].remember(dial.summary())
-            log.info("outbound_call_unanswered", call_id=call_id, leg=role.value, status=status)
+        await _dial_unanswered(request.app, call_id, role, status)
     return web.Response(status=204)
+
+
+async def _dial_unanswered(app: web.Application, call_id: str, role: Role, status: str) -> None:
+    """The agent of an outbound call never answered: end the dial, here or in the records."""
+    reason = EndReason.unavailable(role)
+    dial = app[OUTBOUND].pop(call_id)
+    if dial is not None:
+        dial.ended_at = app[OUTBOUND].clock()
+        dial.end_reason, dial.detail = reason, status
+        app[REGISTRY].remember(dial.summary())
+    else:  # dialled by another instance (POST /v1/calls is not hashed on a call id)
+        try:
+            if await app[STORE].end_pending_dial(call_id, reason.value, status) is None:
+                return  # not an outbound dial of ours, or already over
+        except StoreUnavailable as exc:
+            log.warning("outbound_dial_end_unrecorded", call_id=call_id, error=str(exc))
+            return
+    log.info("outbound_call_unanswered", call_id=call_id, leg=role.value, status=status)
