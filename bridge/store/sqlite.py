@@ -76,12 +76,36 @@ class SqliteStore:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self.path, timeout=self._busy_timeout_s, isolation_level=None)
-            db.execute("PRAGMA foreign_keys = ON")
-            if self.path != ":memory:":
-                db.execute("PRAGMA journal_mode = WAL")
-                db.execute("PRAGMA synchronous = NORMAL")
+            try:
+                db.execute("PRAGMA foreign_keys = ON")
+                if self.path != ":memory:":
+                    self._enable_wal(db)
+                    db.execute("PRAGMA synchronous = NORMAL")
+            except BaseException:
+                db.close()
+                raise
             self._db = db
         return self._db
+
+    def _enable_wal(self, db: sqlite3.Connection) -> None:
+        """Switches a new file to WAL, waiting out other processes doing the same.
+
+        SQLite does not call its busy handler for this switch: several instances opening one
+        fresh file at once get "database is locked" at once (one in nine, measured, with
+        five), however long the busy timeout. So retry here, within that same timeout.
+        """
+        deadline = time.monotonic() + self._busy_timeout_s
+        delay = 0.005
+        while True:
+            try:
+                db.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                busy = getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY
+                if not busy or time.monotonic() + delay > deadline:
+                    raise
+            time.sleep(delay)  # this store's own thread, never the event loop
+            delay = min(delay * 2, 0.1)
 
     async def migrate(self, migrations: tuple[Migration, ...] = MIGRATIONS) -> int:
         def work(db: sqlite3.Connection) -> int:
