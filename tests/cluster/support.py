@@ -105,3 +105,28 @@ class Outcome:
     customer: SimCall | None = None
     agent: SimCall | None = None
     active: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+async def connect_call(cluster: Cluster, outcome: Outcome, caller: str) -> dict[str, Any]:
+    """Places call `outcome.index` through the balancer, until both legs stream and the call is
+    live; fills in `outcome` and returns the call's record (GET /v1/calls/{id})."""
+    i = outcome.index
+    customer = await cluster.carrier.place_call(
+        caller, centre(i), f"{cluster.nginx.url}/twilio/voice"
+    )
+    outcome.customer = customer
+    await customer.stream_started.wait()
+    outcome.call_id = call_id_of(customer.stream_parameters["ticket"])
+    outcome.step = "customer streaming, waiting for the agent"
+    agent = outcome.agent = await cluster.carrier.next_call(to=agent_number(i))
+    await agent.stream_started.wait()
+    outcome.step = "both streaming, waiting for active"
+    record: dict[str, Any] = {}
+
+    async def active() -> bool:
+        record.update(await cluster.call(outcome.call_id))
+        return record["state"] == "active"
+
+    await poll(active, every_s=0.05)
+    outcome.instance = record["instance"]
+    return record

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
@@ -26,9 +25,7 @@ from tests.cluster.support import (
     WAVE,
     Cluster,
     Outcome,
-    agent_number,
-    call_id_of,
-    centre,
+    connect_call,
     poll,
     received,
     report,
@@ -45,26 +42,11 @@ async def test_calls_stay_whole_on_one_instance_and_a_drain_drops_none(
     release = asyncio.Event()  # the first wave hangs up once the second is talking
 
     async def run_call(outcome: Outcome, hold: bool) -> None:
-        i = outcome.index
-        customer = await cluster.carrier.place_call(
-            f"+1555040{i:04d}", centre(i), f"{cluster.nginx.url}/twilio/voice"
-        )
-        outcome.customer = customer
-        await customer.stream_started.wait()
-        outcome.call_id = call_id_of(customer.stream_parameters["ticket"])
-        outcome.step = "customer streaming, waiting for the agent"
-        agent = await cluster.carrier.next_call(to=agent_number(i))
-        outcome.agent = agent
-        await agent.stream_started.wait()
-        outcome.step = "both streaming, waiting for active"
-        record: dict[str, Any] = {}
-
-        async def active() -> bool:
-            record.update(await cluster.call(outcome.call_id))
-            return record["state"] == "active"
-
-        await poll(active, every_s=0.05)
-        outcome.instance, outcome.active_at = record["instance"], time.monotonic()
+        await connect_call(cluster, outcome, f"+1555040{outcome.index:04d}")
+        customer, agent = outcome.customer, outcome.agent
+        assert customer is not None
+        assert agent is not None
+        outcome.active_at = time.monotonic()
         outcome.active.set()
         outcome.step = "talking"
         customer.speak(said_by_customer)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
@@ -19,10 +18,7 @@ from bridge.store.liveness import BEATS_PER_SILENCE
 from tests.cluster.support import (
     Cluster,
     Outcome,
-    agent_number,
-    call_id_of,
-    centre,
-    poll,
+    connect_call,
     received,
     report,
 )
@@ -45,23 +41,11 @@ async def test_a_killed_instances_sessions_are_ended_by_the_survivors(
     hang_up = asyncio.Event()
 
     async def run_call(outcome: Outcome) -> None:
-        i = outcome.index
-        customer = await cluster.carrier.place_call(
-            f"+1555050{i:04d}", centre(i), f"{cluster.nginx.url}/twilio/voice"
-        )
-        outcome.customer = customer
-        await customer.stream_started.wait()
-        outcome.call_id = call_id_of(customer.stream_parameters["ticket"])
-        agent = outcome.agent = await cluster.carrier.next_call(to=agent_number(i))
-        await agent.stream_started.wait()
-        record: dict[str, Any] = {}
-
-        async def active() -> bool:
-            record.update(await cluster.call(outcome.call_id))
-            return record["state"] == "active"
-
-        await poll(active, every_s=0.05)
-        outcome.instance, sessions[outcome.call_id] = record["instance"], record["session_id"]
+        record = await connect_call(cluster, outcome, f"+1555050{outcome.index:04d}")
+        sessions[outcome.call_id] = record["session_id"]
+        customer, agent = outcome.customer, outcome.agent
+        assert customer is not None
+        assert agent is not None
         customer.speak(said)
         await agent.wait_until(lambda: mulaw(said) in received(agent))
         outcome.step = "talking"
