@@ -146,8 +146,13 @@ async def _cancel_dialled_elsewhere(app: web.Application, record: CallRecord) ->
         ended = await app[STORE].end_pending_dial(record.call_id, EndReason.API_HANGUP.value)
     except StoreUnavailable as exc:
         _records_down(exc)
-    if ended is None:  # the agent answered meanwhile: the call is live now
-        fail(409, "not_here", f"call {record.call_id} went live meanwhile; try the DELETE again")
+    if ended is None:  # answered meanwhile, or a dial of ours that we no longer hold
+        fail(
+            409,
+            "not_dialling",
+            f"call {record.call_id} is no longer dialling here; GET it for its state and "
+            "DELETE again if it is live",
+        )
     agent = next((leg for leg in record.legs if leg.role == Role.AGENT.value), None)
     if agent is not None and agent.carrier_call_id is not None:
         try:
