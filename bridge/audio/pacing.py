@@ -54,12 +54,7 @@ class PacingClock:
         from now. The caller decides whether a gap is an underflow (mid-utterance) or just
         the silence between utterances.
         """
-        now = self._now()
-        end = self.playhead_end
-        gap = 0.0
-        if end is None or end < now:
-            gap = 0.0 if end is None else now - end
-            self._epoch, self._frames = now, 0
+        gap = self._restart_if_starved(self._now())
         self._frames += frames
         return gap
 
@@ -74,16 +69,22 @@ class PacingClock:
         end = self.playhead_end
         if limit <= 0 or (end is not None and end - lead - now > 0):
             return 0, 0.0
-        starved = 0.0
-        if end is None or end < now:
-            starved = 0.0 if end is None else now - end
-            self._epoch, self._frames = now, 0
+        starved = self._restart_if_starved(now)
         epoch, sent, count = self._epoch, self._frames, 1  # the first was cleared above
         assert epoch is not None
         while count < limit and epoch + (sent + count) * step - lead - now <= 0:
             count += 1
         self._frames += count
         return count, starved
+
+    def _restart_if_starved(self, now: float) -> float:
+        """Before sending at `now`: if the carrier has played everything (or nothing was ever
+        sent), the schedule restarts from now. How long it sat starved (0 on a first send)."""
+        end = self.playhead_end
+        if end is not None and end >= now:
+            return 0.0
+        self._epoch, self._frames = now, 0
+        return 0.0 if end is None else now - end
 
     def reset(self) -> None:
         """The carrier's buffer was cleared (barge-in, `clear`): nothing is queued there now."""

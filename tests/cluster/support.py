@@ -130,3 +130,20 @@ async def connect_call(cluster: Cluster, outcome: Outcome, caller: str) -> dict[
     await poll(active, every_s=0.05)
     outcome.instance = record["instance"]
     return record
+
+
+async def hang_up(outcome: Outcome) -> None:
+    """The customer hangs up; returns once the bridge has ended the agent's leg too."""
+    assert outcome.customer is not None
+    assert outcome.agent is not None
+    outcome.step = "hanging up"
+    await outcome.customer.hang_up()
+    await outcome.agent.ended.wait()
+    outcome.step = "done"
+
+
+async def stop_gracefully(bridges: list[BridgeProcess]) -> None:
+    """SIGTERM each (a drain, which also flushes its records); each must exit 0."""
+    for bridge in bridges:
+        bridge.terminate()
+        assert await bridge.wait_exit() == 0

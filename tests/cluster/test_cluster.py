@@ -26,9 +26,11 @@ from tests.cluster.support import (
     Cluster,
     Outcome,
     connect_call,
+    hang_up,
     poll,
     received,
     report,
+    stop_gracefully,
 )
 from tests.e2e.conftest import mulaw
 
@@ -56,10 +58,7 @@ async def test_calls_stay_whole_on_one_instance_and_a_drain_drops_none(
         outcome.step = "heard everything, holding" if hold else "heard everything"
         if hold:
             await release.wait()
-        outcome.step = "hanging up"
-        await customer.hang_up()
-        await agent.ended.wait()
-        outcome.step = "done"
+        await hang_up(outcome)
 
     first = [Outcome(i) for i in range(WAVE)]
     second = [Outcome(i) for i in range(WAVE, CALLS)]
@@ -93,10 +92,7 @@ async def test_calls_stay_whole_on_one_instance_and_a_drain_drops_none(
             phase = "waiting for Kallglot's webhooks"
             await cluster.kallglot.webhooks.wait_settled(3 * CALLS)
             phase = "stopping the other instances"
-            for bridge in cluster.bridges:
-                if bridge is not victim:
-                    bridge.terminate()
-                    assert await bridge.wait_exit() == 0
+            await stop_gracefully([b for b in cluster.bridges if b is not victim])
     except TimeoutError:
         pytest.fail(report(phase, everyone, cluster.bridges))
 

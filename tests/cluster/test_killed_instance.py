@@ -19,8 +19,10 @@ from tests.cluster.support import (
     Cluster,
     Outcome,
     connect_call,
+    hang_up,
     received,
     report,
+    stop_gracefully,
 )
 from tests.e2e.conftest import mulaw
 
@@ -38,7 +40,7 @@ async def test_a_killed_instances_sessions_are_ended_by_the_survivors(
 ) -> None:
     said = customer_speech[:8000]  # half a second
     sessions: dict[str, str] = {}  # call id -> Kallglot session id
-    hang_up = asyncio.Event()
+    release = asyncio.Event()  # the survivors hang up once the victim's sessions are ended
 
     async def run_call(outcome: Outcome) -> None:
         record = await connect_call(cluster, outcome, f"+1555050{outcome.index:04d}")
@@ -50,11 +52,8 @@ async def test_a_killed_instances_sessions_are_ended_by_the_survivors(
         await agent.wait_until(lambda: mulaw(said) in received(agent))
         outcome.step = "talking"
         outcome.active.set()
-        await hang_up.wait()
-        outcome.step = "hanging up"
-        await customer.hang_up()
-        await agent.ended.wait()
-        outcome.step = "done"
+        await release.wait()
+        await hang_up(outcome)
 
     everyone = [Outcome(i) for i in range(CALLS)]
     by_name = {b.name: b for b in cluster.bridges}
@@ -79,13 +78,10 @@ async def test_a_killed_instances_sessions_are_ended_by_the_survivors(
             phase = "hanging up the survivors' calls"
             for outcome in lost:  # nobody is left to hear them: they stop waiting
                 calls[outcome.index].cancel()
-            hang_up.set()
+            release.set()
             await asyncio.gather(*(calls[o.index] for o in kept))
             phase = "stopping the survivors (which flushes their records)"
-            for bridge in cluster.bridges:
-                if bridge is not victim:
-                    bridge.terminate()
-                    assert await bridge.wait_exit() == 0
+            await stop_gracefully([b for b in cluster.bridges if b is not victim])
     except TimeoutError:
         pytest.fail(report(phase, everyone, cluster.bridges))
 

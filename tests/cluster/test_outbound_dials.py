@@ -16,7 +16,7 @@ import asyncpg  # type: ignore[import-untyped]
 
 from bridge.sim.carrier import SimCall
 from bridge.sim.softphone import Phone
-from tests.cluster.support import API_TOKEN, INSTANCES, Cluster
+from tests.cluster.support import API_TOKEN, INSTANCES, Cluster, stop_gracefully
 
 DIALS = 6  # per kind: with three instances, most land away from their hash owner
 
@@ -57,9 +57,7 @@ async def test_any_instance_cancels_a_ringing_dial_and_records_an_unanswered_one
         for i in range(DIALS):
             phone = await cluster.carrier.next_call(to=_agent("unanswered", i))
             await phone.ended.wait()
-        for bridge in cluster.bridges:  # flushes every record
-            bridge.terminate()
-            assert await bridge.wait_exit() == 0
+        await stop_gracefully(cluster.bridges)  # flushes every record
 
     db = await asyncpg.connect(cluster.database_url)
     try:
