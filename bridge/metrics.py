@@ -89,6 +89,26 @@ class Metrics:
             ["source"],
             registry=r,
         )
+        self.session_end_attempts = Counter(
+            "bridge_kallglot_session_end_attempts",
+            "Attempts at ending the Kallglot session of a call that is over, after the call's "
+            "own end was not confirmed (or its owner died), by outcome",
+            ["outcome"],
+            registry=r,
+        )
+        self.media_refusals = Counter(
+            "bridge_media_streams_refused",
+            "Media streams refused at `start` (bad or used ticket, another carrier call, "
+            "capacity), by reason",
+            ["reason"],
+            registry=r,
+        )
+        self.http_refusals = Counter(
+            "bridge_http_connections_refused",
+            "Connections closed before their first request (header timeout, too many pending)",
+            ["reason"],
+            registry=r,
+        )
         self.ended_legs = LegTotals()
         self.inbound_latency = self.added_latency.labels("inbound").observe
         self.outbound_latency = self.added_latency.labels("outbound").observe
@@ -98,9 +118,12 @@ class Metrics:
         live_legs: Callable[[], Iterable[LegSample]],
         active_calls: Callable[[], int],
         kallglot_retries: Callable[[], int],
+        unconfirmed_sessions: Callable[[], int] = lambda: 0,
     ) -> None:
         """Registers the scrape-time collector over what is live right now."""
-        self.registry.register(_LiveCollector(self, live_legs, active_calls, kallglot_retries))
+        self.registry.register(
+            _LiveCollector(self, live_legs, active_calls, kallglot_retries, unconfirmed_sessions)
+        )
 
     def call_ended(self, reason: str, legs: Iterable[LegSample]) -> None:
         self.calls_ended.labels(reason).inc()
@@ -118,11 +141,13 @@ class _LiveCollector(Collector):
         live_legs: Callable[[], Iterable[LegSample]],
         active_calls: Callable[[], int],
         kallglot_retries: Callable[[], int],
+        unconfirmed_sessions: Callable[[], int],
     ) -> None:
         self._metrics = metrics
         self._live_legs = live_legs
         self._active_calls = active_calls
         self._kallglot_retries = kallglot_retries
+        self._unconfirmed_sessions = unconfirmed_sessions
 
     def collect(self) -> Iterator[Metric]:
         live = list(self._live_legs())
@@ -162,4 +187,10 @@ class _LiveCollector(Collector):
         )
         yield CounterMetricFamily(
             "bridge_kallglot_retries", "Kallglot REST retries", value=self._kallglot_retries()
+        )
+        yield GaugeMetricFamily(
+            "bridge_kallglot_sessions_unconfirmed",
+            "Kallglot sessions of calls that are over, owned by this instance, whose end "
+            "Kallglot has not confirmed yet (they may still bill); sum over instances",
+            value=self._unconfirmed_sessions(),
         )

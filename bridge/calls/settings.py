@@ -39,6 +39,11 @@ class BridgeSettings:
     drain_timeout_s: float = 3600.0
     busy_message: str = DEFAULT_BUSY_MESSAGE
     fallback_number: str | None = None
+    # Connection hygiene for `serve` when it faces the internet directly (bridge/web/listener.py).
+    http_header_timeout_s: float = 10.0  # a new connection's first request head must arrive
+    http_keepalive_timeout_s: float = 75.0  # an idle kept-alive connection is closed after this
+    http_max_pending_per_ip: int = 256  # connections from one address still without a request
+    http_max_pending: int = 2048  # the same, from all addresses together
 
     @classmethod
     def from_env(cls, env: Env) -> BridgeSettings:
@@ -71,6 +76,16 @@ class BridgeSettings:
             drain_timeout_s=env_float(env, "BRIDGE_DRAIN_TIMEOUT", 3600.0, low=0, high=86_400),
             busy_message=env_str(env, "BRIDGE_BUSY_MESSAGE", DEFAULT_BUSY_MESSAGE),
             fallback_number=env_optional(env, "BRIDGE_FALLBACK_NUMBER"),
+            http_header_timeout_s=env_float(
+                env, "BRIDGE_HTTP_HEADER_TIMEOUT_S", 10.0, low=0.1, high=600
+            ),
+            http_keepalive_timeout_s=env_float(
+                env, "BRIDGE_HTTP_KEEPALIVE_TIMEOUT_S", 75.0, low=0.1, high=3600
+            ),
+            http_max_pending_per_ip=env_int(
+                env, "BRIDGE_HTTP_MAX_PENDING_PER_IP", 256, low=1, high=1_000_000
+            ),
+            http_max_pending=env_int(env, "BRIDGE_HTTP_MAX_PENDING", 2048, low=1, high=1_000_000),
         )
 
 

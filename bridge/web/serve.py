@@ -3,6 +3,9 @@
 Without KALLGLOT_API_KEY the built-in Kallglot simulator starts beside the bridge, and without
 Twilio credentials a simulated carrier does: both say so loudly, because a bridge that quietly
 "translates" against a simulator in production would be worse than one that refuses to start.
+
+It listens through `bridge.web.listener`, which bounds how long a connection may take to send
+its first request head and how many may wait for one, so it can face the internet directly.
 """
 
 from __future__ import annotations
@@ -22,10 +25,11 @@ from aiohttp import web
 from bridge.calls.model import EndReason
 from bridge.carriers.twilio_config import TwilioSettings
 from bridge.config import Config
-from bridge.log import configure_logging
+from bridge.log import configure_logging, describe
 from bridge.settings import ConfigError
 from bridge.web.app import create_app
-from bridge.web.keys import REGISTRY
+from bridge.web.keys import REGISTRY, SERVICES
+from bridge.web.listener import app_runner, listen
 
 log = structlog.get_logger(__name__)
 DEV_CALLER_ID = "+15550100000"
@@ -61,17 +65,31 @@ async def serve(config: Config) -> int:
                 "secret, so instances cannot verify each other's tickets. Set it in production."
             )
         app = create_app(config)
-        runner = web.AppRunner(app, handle_signals=False)
+        runner = app_runner(app, config.bridge)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
-        await web.TCPSite(runner, config.bridge.host, config.bridge.port).start()
+        host = config.bridge.host
+        refusals = app[SERVICES].metrics.http_refusals
+        try:
+            listener = await listen(
+                runner, config.bridge, on_refused=lambda reason: refusals.labels(reason).inc()
+            )
+        except OSError as exc:  # the port is taken, or the address is not this host's
+            log.error(
+                "cannot_listen",
+                address=f"{host}:{config.bridge.port}",
+                error=describe(exc),
+                hint="BRIDGE_PORT is in use, or BRIDGE_HOST is not an address of this host",
+            )
+            return 2
+        stack.callback(listener.close)  # runs first on the way out: stop listening, then cleanup
         log.info(
             "bridge_listening",
-            address=f"http://{config.bridge.host}:{config.bridge.port}",
+            address=f"http://{host}:{listener.port}",
             public_url=config.bridge.public_url,
         )
         await _until_signalled()
-        await drain(app, config.bridge.drain_timeout_s)
+        await drain(app, config.bridge.drain_timeout_s)  # still listening: latecomers hear why
     return 0
 
 
