@@ -35,3 +35,9 @@ def configure_logging(level: str = "info", json: bool | None = None) -> None:
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )
+
+
+def describe(exc: BaseException) -> str:
+    """An exception as a log value: its message, or its type where it has none (a timeout's
+    `str()` is empty, and an empty `error=` tells an operator nothing)."""
+    return str(exc) or type(exc).__name__

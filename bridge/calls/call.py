@@ -21,6 +21,7 @@ from bridge.calls.kallglot_link import KallglotLink
 from bridge.calls.leg import Leg
 from bridge.calls.model import CallState, EndReason, Mode, Role
 from bridge.calls.plan import CallPlan
+from bridge.calls.refusals import CarrierCallMismatch, TicketUsed
 from bridge.calls.services import CallServices
 from bridge.carriers.twilio_rest import CarrierError
 from bridge.kallglot.events import AudioOutput, Transcript
@@ -69,7 +70,7 @@ class Call:
         self._on_ended = on_ended
         self._on_progress = on_progress
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._dials: list[asyncio.Task[None]] = []  # awaited, never cancelled: see _teardown
+        self._dials: dict[Role, asyncio.Task[None]] = {}  # awaited, never cancelled: _teardown
         self._ending: asyncio.Task[None] | None = None
         self._ended = asyncio.Event()
         self._detaching: set[asyncio.Task[None]] = set()
@@ -86,34 +87,51 @@ class Call:
 
     # -- legs ---------------------------------------------------------------------------------
 
+    async def carrier_call_for(self, role: Role) -> str | None:
+        """The carrier call this call knows for `role` (once a dial under way has returned)."""
+        dial = self._dials.get(role)
+        if dial is not None and not dial.done():
+            await asyncio.shield(dial)
+        leg = self.legs.get(role)
+        return leg.carrier_call_id if leg is not None else None
+
     async def attach(self, role: Role, connection: LegConnection) -> None:
-        """A media stream for `role` started; a second one for the same leg replaces the first."""
+        """A media stream for `role` started. Raises StreamRefused when it cannot be that leg's:
+        the leg has a stream already, or the call dialled another carrier call for it."""
+        expected = await self.carrier_call_for(role)
         if self.state in (CallState.ENDING, CallState.ENDED):
             await connection.close(1000, "call has ended")
             return
         leg = self.legs.setdefault(role, Leg(role))
-        previous, leg.connection = leg.connection, connection
-        leg.carrier_call_id = leg.carrier_call_id or connection.carrier_call_id
+        if leg.connection is not None:
+            raise TicketUsed(f"the {role.value} leg already has a stream")
+        if expected not in (None, connection.carrier_call_id):
+            raise CarrierCallMismatch(
+                f"the stream is for carrier call {connection.carrier_call_id}, the call dialled "
+                f"{expected} for its {role.value}"
+            )
+        leg.connection = connection
+        leg.carrier_call_id = connection.carrier_call_id
         leg.streams += 1
         leg.answered_at = leg.answered_at or self._services.clock()
         connection.start()
-        log = self._log.bind(leg=role.value, stream_id=connection.stream_id)
-        if previous is not None:
-            log.info("leg_stream_replaced", streams=leg.streams)
-            await previous.close(1000, "replaced by a newer stream for this leg")
-        else:
-            log.info("leg_connected", carrier_call_id=connection.carrier_call_id)
+        self._log.info(
+            "leg_connected",
+            leg=role.value,
+            stream_id=connection.stream_id,
+            carrier_call_id=connection.carrier_call_id,
+        )
         if not self.kallglot.started:
             self.state = CallState.BRIDGING
             self.kallglot.start(self)
         for other in self.plan.roles:
             if other not in self.legs and self.plan.dial_target(other) is not None:
                 self.legs[other] = Leg(other)
-                self._dials.append(self._spawn(self._dial(other), f"dial-{other}"))
+                self._dials[other] = self._spawn(self._dial(other), f"dial-{other}")
         self._maybe_activate()
 
     def detach(self, role: Role, connection: LegConnection, reason: str) -> Awaitable[None]:
-        """A leg's media socket ended. Unless a newer stream replaced it, the party is gone.
+        """A leg's media socket ended: the party is gone.
 
         The work runs in a task of its own and the caller awaits it shielded: aiohttp may cancel
         a handler whose peer dropped the connection, and hanging up the other leg and ending the
@@ -153,11 +171,8 @@ class Call:
 
     def on_media(self, role: Role, connection: LegConnection, payload: bytes) -> None:
         """Carrier audio from `role` (hot path: 50 calls a second per leg)."""
-        leg = self.legs[role]
-        if leg.connection is not connection:
-            return  # a replaced stream's last buffered frames: they would interleave with the new
         connection.frames_in += 1
-        stream, converter = self.kallglot.stream, leg.to_kallglot
+        stream, converter = self.kallglot.stream, self.legs[role].to_kallglot
         if self.state is not CallState.ACTIVE or stream is None or converter is None:
             return
         stream.send_audio(SPEAKERS[role], converter.convert(payload))
@@ -283,9 +298,9 @@ class Call:
         self._log.info("call_ending", reason=reason.value, detail=detail)
         # A dial or session create already sent may have created something billable: let those
         # finish (their clients bound them) so that what they created is released below.
-        for task in self._tasks - set(self._dials):
+        for task in self._tasks - set(self._dials.values()):
             task.cancel()
-        await asyncio.gather(*self._dials, return_exceptions=True)
+        await asyncio.gather(*self._dials.values(), return_exceptions=True)
         await self._release_carrier(apologize)
         await self.kallglot.release()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -19,7 +19,7 @@ class Leg:
     to_kallglot: Converter | None = None  # carrier format -> Kallglot input, once the call is live
     answered_at: float | None = None
     gone: bool = False  # the carrier call is over: nothing to hang up
-    streams: int = 0  # media sockets this leg has had (more than one: a reconnect replaced it)
+    streams: int = 0  # media sockets this leg has had (at most one: a ticket admits one stream)
 
     def sample(self) -> LegSample | None:
         """Counters for metrics (None while no stream is up)."""

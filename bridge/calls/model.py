@@ -45,6 +45,7 @@ class EndReason(StrEnum):
     KALLGLOT_ENDED = "kallglot_ended"
     KALLGLOT_FAILED = "kallglot_failed"
     PROTOCOL_ERROR = "protocol_error"
+    BRIDGE_FULL = "bridge_full"  # the first stream found no room (at BRIDGE_MAX_CALLS, draining)
     DRAIN_TIMEOUT = "drain_timeout"
     SHUTDOWN = "shutdown"
     # Set by the records' orphan sweep, never by a live call: the instance holding the call

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from bridge.calls.model import Role
 from bridge.calls.plan import CallPlan
+from bridge.calls.session_ledger import SessionLedger
 from bridge.calls.settings import BridgeSettings
 from bridge.kallglot.config import KallglotSettings
 from bridge.kallglot.rest import KallglotClient
@@ -27,6 +28,9 @@ class CallControl(Protocol):
     async def say_and_hang_up(self, carrier_call_id: str, text: str, language: str | None) -> None:
         """Replaces whatever the party hears with `text`, then hangs up."""
 
+    async def turn_away(self, carrier_call_id: str) -> None:
+        """Tells the party the bridge is busy (or forwards them to the fallback number)."""
+
 
 @dataclass(slots=True)
 class Health:
@@ -41,6 +45,7 @@ class CallServices:
     kallglot: KallglotClient
     kallglot_settings: KallglotSettings
     control: CallControl
+    sessions: SessionLedger  # what is owed for each call's Kallglot session
     metrics: Metrics = field(default_factory=Metrics)
     health: Health = field(default_factory=Health)
     clock: Callable[[], float] = field(default=time.time)

@@ -3,7 +3,9 @@
 The voice webhook (or the dialler) answers with TwiML whose `<Stream>` carries a ticket as a
 `<Parameter>`. It names the call, the leg's role and everything needed to build the call on
 whichever instance the stream lands (the webhook is stateless, so any instance may have issued
-it), and it expires quickly so a leaked ticket is worth little. Format: base64url(JSON) "."
+it), and it expires quickly so a leaked ticket is worth little. Where the carrier's webhook named
+its call (the CallSid), the ticket binds it: only a stream for that very carrier call may use
+it. A ticket is good for one stream (bridge/calls/admission.py). Format: base64url(JSON) "."
 base64url(HMAC-SHA256); compact because Twilio limits parameters to about 500 characters.
 """
 
@@ -34,6 +36,7 @@ class Ticket:
     route: str | None = None  # inbound: the dialled number, the key into the routing file
     customer: str | None = None  # outbound: the number the bridge dials for the customer
     agent: str | None = None  # who the agent leg is (number or SIP URI), for records and dialling
+    carrier_call_id: str | None = None  # the carrier's id of the call this leg's stream is for
 
 
 _FIELDS = {
@@ -47,6 +50,7 @@ _FIELDS = {
     "rt": "route",
     "cu": "customer",
     "ag": "agent",
+    "cc": "carrier_call_id",
 }
 _KEYS = {v: k for k, v in _FIELDS.items()}
 
@@ -81,6 +85,7 @@ def verify(token: str | None, secret: bytes, *, call_id: str, now: float) -> Tic
             route=_optional_str(raw.get("route")),
             customer=_optional_str(raw.get("customer")),
             agent=_optional_str(raw.get("agent")),
+            carrier_call_id=_optional_str(raw.get("carrier_call_id")),
         )
     except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError) as exc:
         raise TicketError(f"malformed ticket: {exc!r}") from None

@@ -10,6 +10,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from twilio.twiml.voice_response import VoiceResponse
+
 from bridge.calls.model import Role
 from bridge.calls.plan import CallPlan
 from bridge.calls.settings import BridgeSettings
@@ -27,7 +29,9 @@ def status_path(call_id: str, role: Role) -> str:
     return f"/twilio/status/{call_id}/{role.value}"
 
 
-def ticket_for(plan: CallPlan, role: Role, expires_at: int) -> Ticket:
+def ticket_for(
+    plan: CallPlan, role: Role, expires_at: int, carrier_call_id: str | None = None
+) -> Ticket:
     return Ticket(
         call_id=plan.call_id,
         role=role,
@@ -39,14 +43,21 @@ def ticket_for(plan: CallPlan, role: Role, expires_at: int) -> Ticket:
         route=plan.route.number if plan.route else None,
         customer=plan.customer,
         agent=plan.agent,
+        carrier_call_id=carrier_call_id,
     )
 
 
 def stream_twiml(
-    settings: BridgeSettings, plan: CallPlan, role: Role, ttl_s: int, greeting: Speech | None = None
+    settings: BridgeSettings,
+    plan: CallPlan,
+    role: Role,
+    ttl_s: int,
+    greeting: Speech | None = None,
+    carrier_call_id: str | None = None,
 ) -> str:
-    """TwiML that connects `role`'s media stream to this call, with a ticket valid for `ttl_s`."""
-    ticket = ticket_for(plan, role, int(time.time()) + ttl_s)
+    """TwiML that connects `role`'s media stream to this call, with a ticket valid for `ttl_s`
+    (and only for the carrier call `carrier_call_id`, where the webhook named it)."""
+    ticket = ticket_for(plan, role, int(time.time()) + ttl_s, carrier_call_id)
     return connect_stream_twiml(
         public_ws_url(settings.public_url, media_path(plan.call_id)),
         {"ticket": issue(ticket, settings.secret)},
@@ -91,3 +102,16 @@ class TwilioCallControl:
 
     async def say_and_hang_up(self, carrier_call_id: str, text: str, language: str | None) -> None:
         await self._rest.update_twiml(carrier_call_id, say_hangup_twiml(Speech(text, language)))
+
+    async def turn_away(self, carrier_call_id: str) -> None:
+        await self._rest.update_twiml(carrier_call_id, busy_twiml(self._settings))
+
+
+def busy_twiml(settings: BridgeSettings) -> str:
+    """What a caller gets when the bridge takes no new calls (draining, or at BRIDGE_MAX_CALLS):
+    BRIDGE_BUSY_MESSAGE, or a transfer to BRIDGE_FALLBACK_NUMBER."""
+    if settings.fallback_number is None:
+        return say_hangup_twiml(Speech(settings.busy_message))
+    response = VoiceResponse()
+    response.dial(settings.fallback_number)
+    return str(response)

@@ -13,10 +13,17 @@ from typing import Any, ClassVar
 
 
 class KallglotError(Exception):
-    """Any failure talking to Kallglot. `status` is None when no HTTP response was involved."""
+    """Any failure talking to Kallglot. `status` is None when no HTTP response was involved.
+
+    `maybe_applied` (set by the REST client) says whether Kallglot may have carried the request
+    out although it failed: some attempt was sent and got no definite refusal (a 5xx, a
+    timeout, a connection lost after sending, an `idempotency_conflict`). For a create, that
+    means a session may exist, billing, with an id only a replay of its key can tell.
+    """
 
     summary: ClassVar[str] = "Kallglot request failed"
     hint: ClassVar[str] = ""
+    maybe_applied: bool = False
 
     def __init__(
         self,
@@ -102,6 +109,7 @@ class ServerError(KallglotError):
 class KallglotConnectionError(KallglotError):
     summary = "Could not reach Kallglot"
     hint = "Check KALLGLOT_API_URL, DNS, outbound network/firewall rules and Kallglot's status."
+    request_sent = True  # False: no connection was made, so Kallglot never saw the request
 
 
 class UnexpectedResponseError(KallglotError):

@@ -34,6 +34,8 @@ from bridge.settings import ConfigError
 log = structlog.get_logger("bridge.kallglot.rest")
 
 USER_AGENT = "kallglot-bridge/0.1"
+# Failures before a connection existed: the request never left this process.
+NOT_SENT = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -77,16 +79,14 @@ class KallglotClient:
         `routing=None` leaves telephony out entirely, which is a pure WebSocket session: what the
         bridge wants. Never put a `provider` object in `extra` (the NEW API rejects it).
         """
-        body: dict[str, Any] = {"mode": str(mode)}
-        if source_language is not None:
-            body["source_language"] = source_language
-        if target_language is not None:
-            body["target_language"] = target_language
-        if metadata is not None:
-            body["metadata"] = dict(metadata)
-        if routing is not None:
-            body["routing"] = dict(routing)
-        body.update(extra or {})
+        body = session_body(mode, source_language, target_language, metadata, routing, extra)
+        return await self.create_session_from_body(body, idempotency_key=idempotency_key)
+
+    async def create_session_from_body(
+        self, body: Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> Session:
+        """Creates a session from a ready body; with the key and body of an earlier create,
+        Kallglot answers with that create's response (how a lost outcome is learnt)."""
         data = await self._request("POST", "/sessions", body=body, idempotency_key=idempotency_key)
         return Session.from_json(data)
 
@@ -127,11 +127,14 @@ class KallglotClient:
         bound = log.bind(method=method, path=path)
         started = time.monotonic()
         attempt = 0
+        maybe_applied = False
         while True:
             attempt += 1
             try:
                 return await self._attempt(method, url, headers, payload)
             except KallglotError as exc:
+                maybe_applied = maybe_applied or _maybe_applied(exc)
+                exc.maybe_applied = maybe_applied
                 if not _retryable(exc):
                     raise
                 error = exc
@@ -150,9 +153,11 @@ class KallglotClient:
                     request_id=error.request_id,
                 )
                 if isinstance(error, KallglotConnectionError):
-                    raise KallglotConnectionError(
+                    gave_up = KallglotConnectionError(
                         f"gave up after {attempt} attempts in {elapsed:.1f} s; last: {error.message}"
-                    ) from error
+                    )
+                    gave_up.maybe_applied = maybe_applied
+                    raise gave_up from error
                 raise error
             self.retries += 1
             bound.info(
@@ -177,9 +182,11 @@ class KallglotClient:
         except (aiohttp.ClientError, TimeoutError) as exc:
             # ClientResponseError cannot happen (no raise_for_status); everything here is
             # "did not get an answer", including timeouts, resets and DNS failures.
-            raise KallglotConnectionError(
+            error = KallglotConnectionError(
                 f"{method} {url} failed: {type(exc).__name__}: {exc}".rstrip(": ")
-            ) from exc
+            )
+            error.request_sent = not isinstance(exc, NOT_SENT)
+            raise error from exc
         self.credits_remaining = resp_headers.get("X-API-Credits-Remaining")
         self.rate_limit_remaining = resp_headers.get("X-RateLimit-Remaining")
         try:
@@ -196,6 +203,35 @@ class KallglotClient:
             return data
         hint = server_hint(status, resp_headers, time.time())
         raise error_from_response(status, data, headers=resp_headers, text=text, retry_after=hint)
+
+
+def session_body(
+    mode: Mode | str,
+    source_language: str | None = None,
+    target_language: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    routing: Mapping[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The JSON body of `POST /v1/sessions` (see `KallglotClient.create_session`)."""
+    body: dict[str, Any] = {"mode": str(mode)}
+    if source_language is not None:
+        body["source_language"] = source_language
+    if target_language is not None:
+        body["target_language"] = target_language
+    if metadata is not None:
+        body["metadata"] = dict(metadata)
+    if routing is not None:
+        body["routing"] = dict(routing)
+    body.update(extra or {})
+    return body
+
+
+def _maybe_applied(exc: KallglotError) -> bool:
+    """Whether Kallglot may have acted on the attempt that failed with `exc`."""
+    if isinstance(exc, KallglotConnectionError):
+        return exc.request_sent
+    return exc.status is not None and (exc.status >= 500 or exc.status == 409)
 
 
 def _retryable(exc: KallglotError) -> bool:

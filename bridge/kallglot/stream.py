@@ -26,7 +26,7 @@ from bridge.audio import AudioFormat
 from bridge.kallglot.config import KallglotSettings
 from bridge.kallglot.connection import SessionGone
 from bridge.kallglot.connector import Connector
-from bridge.kallglot.errors import KallglotError, StreamError
+from bridge.kallglot.errors import KallglotError, NotFoundError, StreamError
 from bridge.kallglot.events import (
     Ended,
     Malformed,
@@ -46,6 +46,7 @@ from bridge.kallglot.protocol import StreamProtocol, protocol_for
 from bridge.kallglot.rest import KallglotClient
 from bridge.kallglot.sender import Sender
 from bridge.kallglot.stats import StreamStats
+from bridge.log import describe
 from bridge.tasks import cancel_and_wait
 
 log = structlog.get_logger("bridge.kallglot.stream")
@@ -99,6 +100,10 @@ class KallglotStream:
         self._server_ended = asyncio.Event()
         self._supervisor: asyncio.Task[None] | None = None
         self._close_task: asyncio.Task[None] | None = None
+        self._gone = False  # Kallglot no longer knows the session (found on reconnect)
+        # After close(): whether Kallglot confirmed the session ended, and if not, why.
+        self.end_confirmed = False
+        self.end_error: str | None = None
 
     @property
     def session(self) -> Session:
@@ -176,11 +181,12 @@ class KallglotStream:
                 ws, attempts = await self._connector.establish(initial=False)
             except SessionGone as exc:
                 self.state = State.CLOSED
+                self._gone = True
                 self._finish(Ended(f"session_gone: {exc.message}", self.session.id))
                 return
             except KallglotError as exc:
                 self.state = State.FAILED
-                self._log.error("kallglot_stream_failed", error=str(exc))
+                self._log.error("kallglot_stream_failed", error=describe(exc))
                 self._finish(StreamFailed(str(exc)))
                 return
             if self.state is State.CLOSING:  # close() began while we were reconnecting
@@ -244,19 +250,25 @@ class KallglotStream:
             if was_open and ws is not None:
                 await self._end_on_socket(ws)
         except Exception as exc:
-            self._log.info("kallglot_stream_end_failed", error=str(exc))
+            self._log.info("kallglot_stream_end_failed", error=describe(exc))
         finally:
             if ws is not None and ws.close_code is None:
                 ws.transport.abort()
             if self._supervisor is not None:
                 await cancel_and_wait([self._supervisor])
+        confirmed = self._server_ended.is_set() or self._gone
         try:
             async with asyncio.timeout(
                 max(self.settings.end_timeout_s, self.settings.http_timeout_s)
             ):
                 await self._client.end_session(self.session.id, idempotency_key=self._end_key)
+            confirmed = True
+        except NotFoundError:  # Kallglot no longer knows it: nothing runs, nothing bills
+            confirmed = True
         except Exception as exc:  # the safety net must not turn a clean teardown into a crash
-            self._log.warning("kallglot_rest_end_failed", error=str(exc))
+            self.end_error = describe(exc)
+            self._log.warning("kallglot_rest_end_failed", error=self.end_error)
+        self.end_confirmed = confirmed
         self.state = State.CLOSED
         self._finish(Ended("closed", self.session.id))
 

@@ -123,6 +123,11 @@ class SimCall(Recording):
             else:
                 self.keypad.put_nowait(key)
 
+    def drop_stream(self) -> None:
+        """Fault: the media stream's connection is lost mid-call (see StreamSession.drop)."""
+        if self._session is not None:
+            self._session.drop()
+
     def speak(self, pcm: bytes) -> None:
         """The party starts saying `pcm` (8 kHz PCM16) now, after whatever it has not said yet.
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -78,6 +79,13 @@ class StreamSession:
 
     async def send_dtmf(self, digit: str) -> None:
         await self._ws.send_str(self._side.dtmf(digit))
+
+    def drop(self) -> None:
+        """The carrier's media server loses the connection: no `stop`, no close frame, the TCP
+        connection just ends (the bridge must end the call as a hang-up)."""
+        sock = self._ws.get_extra_info("socket")
+        if sock is not None:
+            sock.shutdown(socket.SHUT_RDWR)
 
     async def _close_from_carrier(self) -> None:
         record = self._record

@@ -13,6 +13,7 @@ fails on demand through `faults`. Everything it saw is kept in `sessions` for te
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import time
 from collections import Counter
@@ -87,6 +88,7 @@ class KallglotSimulator:
         self._clock_offset = 0.0
         self._window: tuple[int, int] = (0, 0)  # (minute, requests in it)
         self._background: set[asyncio.Task[Any]] = set()
+        self._calls_seen: set[str] = set()  # call ids named by creates so far (faults.on_new_call)
 
     # -- clock ----------------------------------------------------------------------------
 
@@ -268,6 +270,35 @@ class KallglotSimulator:
         connection = self.live.get(session_id)
         if connection is not None:
             await connection.drop(code or self.faults.drop_code)
+
+    async def cut_off(self, call_id: str) -> None:
+        """Kallglot becomes unreachable for one call: its open streams are cut (no close
+        frame) and its requests and connections are cut without an answer until `restore`."""
+        self.faults.cut_off.add(call_id)
+        for connection in list(self.live.values()):
+            if connection.record.metadata.get("call_id") == call_id:
+                await connection.abort()
+
+    def restore(self, call_id: str) -> None:
+        self.faults.cut_off.discard(call_id)
+
+    async def unreachable_for(self, request: web.Request) -> bool:
+        """Whether `request` (REST or stream) belongs to a call that is cut off."""
+        faults = self.faults
+        if not faults.cut_off and faults.on_new_call is None:
+            return False
+        call_id: Any = None
+        session_id = request.match_info.get("id")
+        if session_id is not None and session_id in self.sessions:
+            call_id = self.sessions[session_id].metadata.get("call_id")
+        elif request.method == "POST" and request.path == "/v1/sessions":
+            with contextlib.suppress(ValueError, AttributeError):
+                call_id = (await request.json()).get("metadata", {}).get("call_id")
+            if isinstance(call_id, str) and call_id not in self._calls_seen:
+                self._calls_seen.add(call_id)
+                if faults.on_new_call is not None:
+                    faults.on_new_call(call_id)
+        return call_id in faults.cut_off
 
     def stall_stream(self, session_id: str, stalled: bool = True) -> None:
         """Stalls the session's current connection (a reconnect gets a healthy one)."""

@@ -24,7 +24,7 @@ def add_routes(app: web.Application, sim: KallglotSimulator) -> None:
                 "credits_remaining": sim.credits_remaining,
                 "credits_used": sim.credits_used,
                 "create_requests": sim.create_requests,
-                "faults": dataclasses.asdict(sim.faults),
+                "faults": sim.faults.to_json(),
                 "webhooks": [dataclasses.asdict(d) for d in sim.webhooks.deliveries],
             }
         )
@@ -34,6 +34,8 @@ def add_routes(app: web.Application, sim: KallglotSimulator) -> None:
         try:
             changes = await request.json()
             for name, value in dict(changes).items():
+                if name == "on_new_call":
+                    raise ValueError("on_new_call is a hook for tests in the same process")
                 current = getattr(sim.faults, name)
                 if name == "create_failures":
                     value = [(int(status), bool(commit)) for status, commit in value]
@@ -42,7 +44,7 @@ def add_routes(app: web.Application, sim: KallglotSimulator) -> None:
                 setattr(sim.faults, name, value)
         except (ValueError, TypeError, AttributeError) as exc:
             return invalid("invalid_field_value", f"bad fault change: {exc}")
-        return web.json_response(dataclasses.asdict(sim.faults))
+        return web.json_response(sim.faults.to_json())
 
     async def debug_drop(request: web.Request) -> web.Response:
         await sim.drop_stream(request.match_info["id"])

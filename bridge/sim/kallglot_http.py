@@ -70,6 +70,10 @@ async def _guarded(
     sim: KallglotSimulator, request: web.Request, handler: Handler
 ) -> web.StreamResponse:
     path = request.path
+    if path.startswith("/v1/sessions") and await sim.unreachable_for(request):
+        if request.transport is not None:
+            request.transport.abort()  # as if the host went away: no answer at all
+        return web.Response(status=503)  # never sent: the connection is gone
     if not path.startswith("/v1/") or path.endswith("/connect"):
         return await handler(request)  # the stream authenticates with its token; /_sim is open
     if not (path == "/v1/sessions" and request.method == "POST"):

@@ -10,7 +10,7 @@ import asyncio
 import secrets
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -65,6 +65,18 @@ class Faults:
     stall: bool = False  # streams stop answering and sending, but stay open
     refuse_reconnects: bool = False  # any connect after a session's first is refused
     inactive: bool = False  # 403 organization_inactive on REST
+    # Calls (by the `call_id` their creates carry in `metadata`) Kallglot is unreachable for: their
+    # REST requests and stream connections are cut without an answer (KallglotSimulator.cut_off).
+    cut_off: set[str] = field(default_factory=set)
+    # Told of each call the first time a create names it, before that create is served: where a
+    # test decides a call's fate (e.g. cuts it off from its very first request).
+    on_new_call: Callable[[str], None] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The faults as JSON (the debug view): sets as sorted lists, hooks left out."""
+        shown = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "on_new_call"}
+        shown["cut_off"] = sorted(self.cut_off)
+        return shown
 
     def fail_next_creates(
         self,

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from bridge.calls.obligations import Adoption, SessionObligation
 from bridge.store.config import StoreSettings
 from bridge.store.migrations import MIGRATIONS, Migration
 from bridge.store.query import CallQuery
@@ -54,7 +55,29 @@ class Store(Protocol):
 
     async def end_orphans(self, at: float, silent_since: float) -> list[Orphan]:
         """Ends (as of `at`) the records of calls whose instance has been silent since
-        `silent_since`; the calls this sweep ended (another instance's sweep may get some)."""
+        `silent_since`; the calls this sweep ended (another instance's sweep may get some).
+        In the same transaction, a session such a call names gets an ownerless obligation
+        (if it has none) when its instance had heartbeated, so that an instance adopts it."""
+
+    async def save_sessions(self, obligations: Sequence[SessionObligation]) -> None:
+        """Upserts session obligations (merged by state rank, like calls)."""
+
+    async def get_session(self, call_id: str) -> SessionObligation | None: ...
+
+    async def adopt_sessions(
+        self, instance: str, at: float, silent_since: float, *, own: bool
+    ) -> list[Adoption]:
+        """Makes `instance` the owner of every unsettled obligation nobody works on (see
+        sql.ADOPT_SESSIONS; `own`: also those `instance` itself left in a previous life)."""
+
+    async def claim_stream(
+        self, call_id: str, role: str, instance: str, stream_id: str, at: float
+    ) -> bool:
+        """Records that a media stream attached for `role` of `call_id`; False when one already
+        had (its ticket was used)."""
+
+    async def prune_claims(self, before: float) -> None:
+        """Forgets stream claims made before `before` (their tickets have long expired)."""
 
     async def close(self) -> None: ...
 

@@ -98,6 +98,38 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX calls_by_rank ON calls (state_rank)",
         ),
     ),
+    Migration(
+        4,
+        "kallglot session obligations and stream claims",
+        (
+            # One row per call that may have a Kallglot session: kept until its end is
+            # confirmed (bridge/calls/obligations.py); `owner` is the instance working on it.
+            """CREATE TABLE kallglot_sessions (
+                call_id TEXT PRIMARY KEY,
+                state TEXT NOT NULL,
+                state_rank INTEGER NOT NULL,
+                owner TEXT,
+                adopted_from TEXT,
+                create_body TEXT,
+                session_id TEXT,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                last_error TEXT,
+                created_at DOUBLE PRECISION NOT NULL,
+                updated_at DOUBLE PRECISION NOT NULL
+            )""",
+            "CREATE INDEX kallglot_sessions_by_rank ON kallglot_sessions (state_rank)",
+            # A call ticket is good for one media stream: the first to attach claims its leg.
+            """CREATE TABLE stream_claims (
+                call_id TEXT NOT NULL,
+                role TEXT NOT NULL,
+                instance TEXT,
+                stream_id TEXT,
+                claimed_at DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (call_id, role)
+            )""",
+            "CREATE INDEX stream_claims_by_time ON stream_claims (claimed_at)",
+        ),
+    ),
 )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]  # no type information shipped
 import structlog
 
+from bridge.calls.obligations import Adoption, SessionObligation
 from bridge.store import sql
 from bridge.store.base import Orphan, StoreUnavailable
 from bridge.store.migrations import (
@@ -120,9 +121,44 @@ class PostgresStore:
             await db.execute(sql.HEARTBEAT, instance, at)
 
     async def end_orphans(self, at: float, silent_since: float) -> list[Orphan]:
-        async with self._connection() as db:
+        async with self._connection() as db, db.transaction():
             rows = await db.fetch(sql.END_ORPHANS, at, silent_since, sql.ORPHAN_REASON)
-        return [Orphan(row[0], row[1], row[2], bool(row[3])) for row in rows]
+            orphans = [Orphan(row[0], row[1], row[2], bool(row[3])) for row in rows]
+            recovered = [
+                (o.call_id, o.session_id, at)
+                for o in orphans
+                if o.session_id is not None and o.heartbeated
+            ]
+            if recovered:
+                await db.executemany(sql.RECOVER_SESSION, recovered)
+        return orphans
+
+    async def save_sessions(self, obligations: Sequence[SessionObligation]) -> None:
+        async with self._connection() as db, db.transaction():
+            await db.executemany(sql.UPSERT_SESSION, [sql.session_params(o) for o in obligations])
+
+    async def get_session(self, call_id: str) -> SessionObligation | None:
+        async with self._connection() as db:
+            row = await db.fetchrow(sql.SELECT_SESSION, call_id)
+        return None if row is None else sql.session_from_row(tuple(row)).obligation
+
+    async def adopt_sessions(
+        self, instance: str, at: float, silent_since: float, *, own: bool
+    ) -> list[Adoption]:
+        async with self._connection() as db:
+            rows = await db.fetch(sql.ADOPT_SESSIONS, instance, silent_since, at, own)
+        return [sql.session_from_row(tuple(row)) for row in rows]
+
+    async def claim_stream(
+        self, call_id: str, role: str, instance: str, stream_id: str, at: float
+    ) -> bool:
+        async with self._connection() as db:
+            status = await db.execute(sql.CLAIM_STREAM, call_id, role, instance, stream_id, at)
+        return bool(status == "INSERT 0 1")
+
+    async def prune_claims(self, before: float) -> None:
+        async with self._connection() as db:
+            await db.execute(sql.PRUNE_CLAIMS, before)
 
     async def close(self) -> None:
         if self._pool is not None:

@@ -1,9 +1,11 @@
 """What the application holds: records in (non-blocking), records and events out.
 
 The call registry reports each call's lifecycle here (created, active, ended; and outbound
-dials that ended before any call existed), and the API reads pages of calls merged with what
-is live in this process. Everything written goes through the background `RecordWriter`;
-`Liveness` heartbeats beside it and ends the records of calls whose instance died.
+dials that ended before any call existed), the session ledger what is owed for each call's
+Kallglot session, and the API reads pages of calls merged with what is live in this process.
+Everything written goes through the background `RecordWriter` (an obligation about to matter
+is also written at once); `Liveness` heartbeats beside it, ends the records of calls whose
+instance died and adopts the session obligations such instances left.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from bridge.store.base import Orphan, Store, StoreUnavailable, open_store
+from bridge.calls.obligations import Adoption, SessionObligation
+from bridge.log import describe
+from bridge.store.base import Store, StoreUnavailable, open_store
 from bridge.store.config import StoreSettings
 from bridge.store.liveness import Liveness
 from bridge.store.query import CallQuery, Page, merge_page
@@ -32,13 +36,48 @@ log = structlog.get_logger(__name__)
 CARRIER = "twilio"  # the one carrier today; the leg column is there for the next one
 STARTUP_WAIT_S = 30.0  # a database still starting (compose, a fresh pod) gets this long
 FLUSH_AT_SHUTDOWN_S = 10.0
+CLAIM_TIMEOUT_S = 2.0
 
 
 class CallRecords:
-    def __init__(self, store: Store, writer: RecordWriter, instance: str) -> None:
+    def __init__(
+        self, store: Store, writer: RecordWriter, instance: str, liveness: Liveness
+    ) -> None:
         self.store = store
         self.writer = writer
         self.instance = instance
+        self._liveness = liveness
+
+    def watch_instances(self, on_adopted: Callable[[Sequence[Adoption]], None]) -> None:
+        """Starts heartbeating; what dead instances left is handed to `on_adopted`."""
+        self._liveness.start(on_adopted)
+
+    # -- session obligations (bridge.calls.session_ledger.ObligationRecords) -----------------
+
+    def keep(self, obligation: SessionObligation) -> None:
+        self.writer.submit(obligation)
+
+    async def keep_now(self, obligation: SessionObligation) -> None:
+        await self.store.save_sessions([obligation])
+
+    # -- stream claims (bridge.calls.admission.StreamClaims) ----------------------------------
+
+    async def claim_stream(self, call_id: str, role: str, stream_id: str) -> bool | None:
+        try:  # bounded: the carrier's audio queues up meanwhile, the caller waits
+            async with asyncio.timeout(CLAIM_TIMEOUT_S):
+                return await self.store.claim_stream(
+                    call_id, role, self.instance, stream_id, time.time()
+                )
+        except (StoreUnavailable, TimeoutError) as exc:
+            log.warning(
+                "stream_claim_unrecorded",
+                call_id=call_id,
+                leg=role,
+                error=describe(exc),
+                hint="the call records are unreachable: only this instance will refuse a "
+                "replay of this stream's ticket",
+            )
+            return None
 
     # -- in: the call registry's hooks (synchronous, never wait on the database) ------------
 
@@ -105,25 +144,20 @@ class CallRecords:
 
 @asynccontextmanager
 async def open_call_records(
-    settings: StoreSettings,
-    startup_wait_s: float = STARTUP_WAIT_S,
-    on_orphans: Callable[[Sequence[Orphan]], None] = lambda _: None,
+    settings: StoreSettings, startup_wait_s: float = STARTUP_WAIT_S
 ) -> AsyncIterator[CallRecords]:
-    """Opens and migrates the store, runs the writer and the heartbeat (whose sweeps report
-    to `on_orphans`); on exit flushes what is queued."""
+    """Opens and migrates the store and runs the writer (the heartbeat starts with
+    `watch_instances`); on exit flushes what is queued."""
     store = open_store(settings)
     try:
         version = await _migrate(store, startup_wait_s)
         log.info("call_records_ready", store=repr(settings), schema_version=version)
-        liveness = Liveness(
-            store, settings.instance_id, settings.orphan_after_s, on_orphans=on_orphans
-        )
+        liveness = Liveness(store, settings.instance_id, settings.orphan_after_s)
         await _first_beat(liveness)  # before any record of ours: none may look orphaned
-        liveness.start()
         writer = RecordWriter(store)
         writer.start()
         try:
-            yield CallRecords(store, writer, settings.instance_id)
+            yield CallRecords(store, writer, settings.instance_id, liveness)
         finally:
             await liveness.stop()
             await writer.close(FLUSH_AT_SHUTDOWN_S)

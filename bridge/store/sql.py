@@ -12,6 +12,13 @@ import re
 from typing import Any
 
 from bridge.calls.model import EndReason
+from bridge.calls.obligations import (
+    RANK,
+    SETTLED_RANK,
+    Adoption,
+    SessionObligation,
+    SessionState,
+)
 from bridge.store.query import CallQuery
 from bridge.store.records import STATE_RANK, CallRecord, LegRecord, WebhookEvent
 
@@ -44,6 +51,18 @@ LEG_COLUMNS = (
     "audio_out_s",
     "frames_lost",
     "state_rank",
+)
+SESSION_COLUMNS = (
+    "call_id",
+    "state",
+    "state_rank",
+    "owner",
+    "create_body",
+    "session_id",
+    "attempts",
+    "last_error",
+    "created_at",
+    "updated_at",
 )
 EVENT_COLUMNS = (
     "event_id",
@@ -84,6 +103,36 @@ def _upsert(table: str, columns: tuple[str, ...], key: tuple[str, ...]) -> str:
 
 UPSERT_CALL = _upsert("calls", CALL_COLUMNS, ("call_id",))
 UPSERT_LEG = _upsert("call_legs", LEG_COLUMNS, ("call_id", "role"))
+UPSERT_SESSION = _upsert("kallglot_sessions", SESSION_COLUMNS, ("call_id",))
+ENDING = SessionState.ENDING.value
+ENDING_RANK = RANK[SessionState.ENDING]
+# Obligations nobody is working on any more: left by an instance that stopped heartbeating
+# (with the same grace as END_ORPHANS: a row touched since $2 is not an orphan), recovered
+# from an orphaned call's record (no owner), or, at start-up only ($4), left by this very
+# instance's previous life (same BRIDGE_INSTANCE_ID). An obligation of a dead owner whose
+# call was still live is now owed an end, whatever state it was in.
+ADOPT_SESSIONS = f"""UPDATE kallglot_sessions SET
+        adopted_from = owner, owner = $1, updated_at = $3,
+        state = CASE WHEN state_rank < {ENDING_RANK} THEN '{ENDING}' ELSE state END,
+        state_rank = CASE WHEN state_rank < {ENDING_RANK} THEN {ENDING_RANK} ELSE state_rank END
+    WHERE state_rank < {SETTLED_RANK} AND (
+        owner IS NULL
+        OR (owner = $1 AND $4)
+        OR (owner <> $1 AND updated_at < $2
+            AND owner NOT IN (SELECT instance FROM instances WHERE seen_at >= $2)))
+    RETURNING {", ".join(SESSION_COLUMNS)}, adopted_from"""
+# A session named only by an orphaned call's record (its instance predates obligations).
+RECOVER_SESSION = f"""INSERT INTO kallglot_sessions
+        (call_id, state, state_rank, session_id, created_at, updated_at)
+    VALUES ($1, '{ENDING}', {ENDING_RANK}, $2, $3, $3) ON CONFLICT (call_id) DO NOTHING"""
+CLAIM_STREAM = (
+    "INSERT INTO stream_claims (call_id, role, instance, stream_id, claimed_at) "
+    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (call_id, role) DO NOTHING"
+)
+PRUNE_CLAIMS = "DELETE FROM stream_claims WHERE claimed_at < $1"
+SELECT_SESSION = (
+    f"SELECT {', '.join(SESSION_COLUMNS)}, NULL FROM kallglot_sessions WHERE call_id = $1"
+)
 INSERT_EVENT = (
     f"INSERT INTO kallglot_events ({', '.join(EVENT_COLUMNS)}) "
     f"VALUES ({', '.join(f'${i}' for i in range(1, len(EVENT_COLUMNS) + 1))}) "
@@ -149,6 +198,39 @@ def leg_params(record: CallRecord, leg: LegRecord) -> tuple[Any, ...]:
         leg.frames_lost,
         record.rank,
     )
+
+
+def session_params(obligation: SessionObligation) -> tuple[Any, ...]:
+    o = obligation
+    return (
+        o.call_id,
+        o.state.value,
+        o.rank,
+        o.owner,
+        o.create_body,
+        o.session_id,
+        o.attempts,
+        o.last_error,
+        o.created_at,
+        o.updated_at,
+    )
+
+
+def session_from_row(row: tuple[Any, ...]) -> Adoption:
+    """An obligation row: SESSION_COLUMNS, then the previous owner (NULL where not adopted)."""
+    o = dict(zip(SESSION_COLUMNS, row[: len(SESSION_COLUMNS)], strict=True))
+    obligation = SessionObligation(
+        call_id=o["call_id"],
+        state=SessionState(o["state"]),
+        owner=o["owner"],
+        created_at=float(o["created_at"]),
+        updated_at=float(o["updated_at"]),
+        create_body=o["create_body"],
+        session_id=o["session_id"],
+        attempts=int(o["attempts"]),
+        last_error=o["last_error"],
+    )
+    return Adoption(obligation, row[len(SESSION_COLUMNS)])
 
 
 def event_params(event: WebhookEvent) -> tuple[Any, ...]:

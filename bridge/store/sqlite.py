@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import structlog
 
+from bridge.calls.obligations import Adoption, SessionObligation
 from bridge.store import sql
 from bridge.store.base import Orphan, StoreUnavailable
 from bridge.store.migrations import (
@@ -51,6 +52,12 @@ UPSERT_LEG = sql.for_sqlite(sql.UPSERT_LEG)
 INSERT_EVENT = sql.for_sqlite(sql.INSERT_EVENT)
 HEARTBEAT = sql.for_sqlite(sql.HEARTBEAT)
 END_ORPHANS = sql.for_sqlite(sql.END_ORPHANS)
+UPSERT_SESSION = sql.for_sqlite(sql.UPSERT_SESSION)
+ADOPT_SESSIONS = sql.for_sqlite(sql.ADOPT_SESSIONS)
+RECOVER_SESSION = sql.for_sqlite(sql.RECOVER_SESSION)
+CLAIM_STREAM = sql.for_sqlite(sql.CLAIM_STREAM)
+PRUNE_CLAIMS = sql.for_sqlite(sql.PRUNE_CLAIMS)
+SELECT_SESSION = sql.for_sqlite(sql.SELECT_SESSION)
 
 
 class SqliteStore:
@@ -185,13 +192,67 @@ class SqliteStore:
 
     async def end_orphans(self, at: float, silent_since: float) -> list[Orphan]:
         def work(db: sqlite3.Connection) -> list[Orphan]:
-            rows = db.execute(END_ORPHANS, (at, silent_since, sql.ORPHAN_REASON)).fetchall()
-            return [
-                Orphan(call, instance, session, bool(beat))
-                for call, instance, session, beat in rows
-            ]
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                rows = db.execute(END_ORPHANS, (at, silent_since, sql.ORPHAN_REASON)).fetchall()
+                orphans = [
+                    Orphan(call, instance, session, bool(beat))
+                    for call, instance, session, beat in rows
+                ]
+                for orphan in orphans:
+                    if orphan.session_id is not None and orphan.heartbeated:
+                        db.execute(RECOVER_SESSION, (orphan.call_id, orphan.session_id, at))
+                db.execute("COMMIT")
+            except BaseException:
+                _rollback(db)
+                raise
+            return orphans
 
         return await self._run(work)
+
+    async def save_sessions(self, obligations: Sequence[SessionObligation]) -> None:
+        def work(db: sqlite3.Connection) -> None:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for obligation in obligations:
+                    db.execute(UPSERT_SESSION, sql.session_params(obligation))
+                db.execute("COMMIT")
+            except BaseException:
+                _rollback(db)
+                raise
+
+        await self._run(work)
+
+    async def get_session(self, call_id: str) -> SessionObligation | None:
+        def work(db: sqlite3.Connection) -> SessionObligation | None:
+            row = db.execute(SELECT_SESSION, (call_id,)).fetchone()
+            return None if row is None else sql.session_from_row(row).obligation
+
+        return await self._run(work)
+
+    async def adopt_sessions(
+        self, instance: str, at: float, silent_since: float, *, own: bool
+    ) -> list[Adoption]:
+        def work(db: sqlite3.Connection) -> list[Adoption]:
+            rows = db.execute(ADOPT_SESSIONS, (instance, silent_since, at, own)).fetchall()
+            return [sql.session_from_row(row) for row in rows]
+
+        return await self._run(work)
+
+    async def claim_stream(
+        self, call_id: str, role: str, instance: str, stream_id: str, at: float
+    ) -> bool:
+        def work(db: sqlite3.Connection) -> bool:
+            params = (call_id, role, instance, stream_id, at)
+            return db.execute(CLAIM_STREAM, params).rowcount == 1
+
+        return await self._run(work)
+
+    async def prune_claims(self, before: float) -> None:
+        def work(db: sqlite3.Connection) -> None:
+            db.execute(PRUNE_CLAIMS, (before,))
+
+        await self._run(work)
 
     async def close(self) -> None:
         def work() -> None:

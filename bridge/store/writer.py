@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 
 import structlog
 
+from bridge.calls.obligations import SessionObligation
 from bridge.store.base import Store, StoreUnavailable
 from bridge.store.records import CallRecord
 
@@ -25,6 +26,7 @@ DEFAULT_MAX_QUEUE = 10_000
 DEFAULT_BATCH = 100
 DEFAULT_RETRY_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)  # then every 5 s
 DROP_LOG_EVERY = 1000
+Record = CallRecord | SessionObligation  # a call, or what is owed for its Kallglot session
 
 
 @dataclass(slots=True)
@@ -49,7 +51,7 @@ class RecordWriter:
         self.stats = WriterStats()
         if max_queue < 1:
             raise ValueError("max_queue must be at least 1 (the queue is bounded on purpose)")
-        self._queue: asyncio.Queue[CallRecord] = asyncio.Queue(max_queue)
+        self._queue: asyncio.Queue[Record] = asyncio.Queue(max_queue)
         self._batch = batch
         self._retry_delays = retry_delays
         self._available = True
@@ -63,7 +65,7 @@ class RecordWriter:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="call-records-writer")
 
-    def submit(self, record: CallRecord) -> bool:
+    def submit(self, record: Record) -> bool:
         """Queues `record`; False (and counted) when the queue is full."""
         self.stats.submitted += 1
         try:
@@ -119,11 +121,16 @@ class RecordWriter:
                     self._queue.task_done()
                 self._changed.set()
 
-    async def _write(self, batch: list[CallRecord]) -> None:
+    async def _write(self, batch: list[Record]) -> None:
         attempt = 0
+        calls = [r for r in batch if isinstance(r, CallRecord)]
+        sessions = [r for r in batch if isinstance(r, SessionObligation)]
         while True:
             try:
-                await self.store.save_calls(batch)
+                if calls:
+                    await self.store.save_calls(calls)
+                if sessions:
+                    await self.store.save_sessions(sessions)
             except StoreUnavailable as exc:
                 if self._available:
                     self._available = False

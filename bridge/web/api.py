@@ -64,7 +64,9 @@ def authorize(request: web.Request) -> None:
 async def create_call(request: web.Request) -> web.Response:
     authorize(request)
     plan = _plan(await _json_object(request))
-    if not request.app[REGISTRY].accepting():
+    settings, registry = request.app[CONFIG].bridge, request.app[REGISTRY]
+    # The call's slot is held while the agent rings and their stream comes.
+    if not registry.reserve(plan.call_id, settings.ring_timeout_s + settings.start_timeout_s):
         fail(
             503,
             "not_accepting",
@@ -73,6 +75,7 @@ async def create_call(request: web.Request) -> web.Response:
     try:
         agent_call_id = await request.app[SERVICES].control.dial(plan, Role.AGENT)
     except CarrierError as exc:
+        registry.release(plan.call_id)
         log.warning("outbound_dial_failed", call_id=plan.call_id, error=str(exc))
         fail(502, "carrier_error", f"the carrier refused to dial the agent: {exc}")
     dial = request.app[OUTBOUND].add(plan, agent_call_id)
@@ -135,6 +138,7 @@ async def hang_up_call(request: web.Request) -> web.Response:
     except CarrierError as exc:
         log.warning("hang_up_failed", call_id=call_id, error=str(exc))
     dial.ended_at, dial.end_reason = app[OUTBOUND].clock(), EndReason.API_HANGUP
+    app[REGISTRY].release(call_id)
     app[REGISTRY].remember(dial.summary())
     return web.json_response(dial.summary())
 

@@ -10,21 +10,21 @@ import structlog
 from aiohttp import web
 
 from bridge.calls.model import EndReason
-from bridge.calls.orphans import OrphanedSessions
 from bridge.calls.outbound import OutboundDials
 from bridge.calls.registry import CallRegistry
 from bridge.calls.services import CallServices
+from bridge.calls.session_ledger import SessionLedger
 from bridge.calls.twilio_control import TwilioCallControl
 from bridge.carriers.twilio_config import TwilioSettings
 from bridge.carriers.twilio_rest import TwilioRest
 from bridge.carriers.twilio_signature import TwilioSignatures
 from bridge.config import Config
 from bridge.kallglot.rest import KallglotClient
+from bridge.metrics import Metrics
 from bridge.store.recorder import CallRecords, open_call_records
 from bridge.web import api, health, kallglot_hooks, media, twilio_hooks
 from bridge.web.keys import (
     CONFIG,
-    ORPHANS,
     OUTBOUND,
     REGISTRY,
     SERVICES,
@@ -66,17 +66,16 @@ def _services(
     config: Config, twilio: TwilioSettings
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def context(app: web.Application) -> AsyncIterator[None]:
-        async with aiohttp.ClientSession() as http:
+        metrics = Metrics()
+        async with aiohttp.ClientSession() as http, open_call_records(config.store) as records:
             kallglot = KallglotClient(http, config.kallglot)
-            orphans = app[ORPHANS] = OrphanedSessions(kallglot)
+            ledger = SessionLedger(kallglot, records, records.instance, metrics)
+            records.watch_instances(ledger.adopt)
             try:
-                async with (
-                    open_call_records(config.store, on_orphans=orphans.end) as records,
-                    _calls(app, config, twilio, kallglot, records),
-                ):
+                async with _calls(app, config, twilio, kallglot, records, ledger, metrics):
                     yield
             finally:
-                await orphans.close()
+                await ledger.close()  # what it could not settle stays in the records
 
     return context
 
@@ -88,6 +87,8 @@ async def _calls(
     twilio: TwilioSettings,
     kallglot: KallglotClient,
     records: CallRecords,
+    sessions: SessionLedger,
+    metrics: Metrics,
 ) -> AsyncIterator[None]:
     """The call machinery, which lives inside the call records; at its end every call ends."""
     rest = TwilioRest(twilio)
@@ -96,6 +97,8 @@ async def _calls(
         kallglot=kallglot,
         kallglot_settings=config.kallglot,
         control=TwilioCallControl(rest, config.bridge, twilio.caller_id),
+        sessions=sessions,
+        metrics=metrics,
     )
     app[SERVICES] = services
     app[STORE] = records
@@ -111,6 +114,7 @@ async def _calls(
         live_legs=lambda: (sample for call in registry.live() for sample in call.leg_samples()),
         active_calls=lambda: len(registry),
         kallglot_retries=lambda: services.kallglot.retries,
+        unconfirmed_sessions=lambda: sessions.owed,
     )
     try:
         yield

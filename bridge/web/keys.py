@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bridge.calls.orphans import OrphanedSessions
 from bridge.calls.outbound import OutboundDials
 from bridge.calls.registry import CallRegistry
 from bridge.calls.services import CallServices
@@ -18,4 +17,3 @@ REGISTRY = web.AppKey("registry", CallRegistry)
 OUTBOUND = web.AppKey("outbound", OutboundDials)
 SIGNATURES = web.AppKey("signatures", TwilioSignatures)
 STORE = web.AppKey("store", CallRecords)
-ORPHANS = web.AppKey("orphans", OrphanedSessions)  # a dead instance's sessions being ended

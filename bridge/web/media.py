@@ -3,8 +3,12 @@
 Authentication is two-fold. Before the upgrade, Twilio's signature over the public `wss://` URL
 proves the connection comes from Twilio (anything else gets a plain 403, which Twilio logs as
 31920). After `start`, the ticket in its custom parameters proves the stream belongs to a call
-this bridge set up, for exactly this path's call id; otherwise the socket is closed with 1008.
-A bad frame ends only this leg (and so its call), with the reason logged.
+this bridge set up, for exactly this path's call id, and it is good for this one stream
+(bridge/calls/admission.py); otherwise the socket is closed with 1008 and the refusal logged
+and counted. A new call that finds the bridge full is told so (the busy message, or the fallback
+number) and recorded, never silently hung up. A bad frame, or audio arriving faster than real
+time (bridge/audio/inbound_limit.py), ends only this leg (and so its call), with the reason
+logged.
 """
 
 from __future__ import annotations
@@ -15,16 +19,20 @@ import time
 import structlog
 from aiohttp import WSMessage, WSMsgType, web
 
+from bridge.audio.inbound_limit import InboundLimit
 from bridge.audio.playout import PlayoutBuffer
+from bridge.calls.admission import admit, refusal_summary
 from bridge.calls.call import Call
 from bridge.calls.connection import LegConnection
 from bridge.calls.model import EndReason, Role
-from bridge.calls.registry import CallLimitReached
-from bridge.calls.tickets import TicketError, verify
+from bridge.calls.refusals import CallLimitReached, StreamRefused
+from bridge.calls.tickets import Ticket, TicketError, verify
 from bridge.carriers.base import Dtmf, MarkPlayed, Media, ProtocolViolation, Started, Stopped
 from bridge.carriers.twilio import TwilioMediaStream
+from bridge.carriers.twilio_rest import CarrierError
 from bridge.carriers.twilio_signature import SIGNATURE_HEADER, public_ws_url
-from bridge.web.keys import CONFIG, OUTBOUND, REGISTRY, SERVICES, SIGNATURES
+from bridge.log import describe
+from bridge.web.keys import CONFIG, OUTBOUND, REGISTRY, SERVICES, SIGNATURES, STORE
 
 log = structlog.get_logger(__name__)
 MAX_MESSAGE_BYTES = 64 * 1024  # Twilio's frames are ~300 bytes; this leaves room for odd peers
@@ -51,26 +59,35 @@ async def media_stream(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, timeout=CLOSE_TIMEOUT_S)
     await ws.prepare(request)
     protocol = TwilioMediaStream()
+    metrics = app[SERVICES].metrics
     try:
         started = await _wait_for_start(ws, protocol, settings.start_timeout_s)
+        started_at = time.monotonic()  # media is timed from here (see InboundLimit)
         ticket = verify(
             started.custom_parameters.get("ticket"),
             settings.secret,
             call_id=call_id,
             now=time.time(),
         )
-        call = app[REGISTRY].get_or_create(ticket)
     except (ProtocolViolation, TicketError, TimeoutError) as exc:
         reason = (
             exc.reason if isinstance(exc, ProtocolViolation) else str(exc) or "no start in time"
         )
         log.warning("media_stream_refused", call_id=call_id, reason=reason)
-        app[SERVICES].metrics.webhook_rejections.labels("twilio_media_ticket").inc()
+        metrics.webhook_rejections.labels("twilio_media_ticket").inc()
+        metrics.media_refusals.labels("bad_start").inc()
         await ws.close(code=POLICY_VIOLATION, message=reason[:120].encode())
         return ws
-    except CallLimitReached as exc:
-        log.warning("media_stream_refused", call_id=call_id, reason=str(exc))
-        await ws.close(code=TRY_AGAIN_LATER, message=b"bridge at capacity")
+    try:
+        call = await admit(
+            app[REGISTRY],
+            app[STORE],
+            ticket,
+            stream_id=started.stream_id,
+            carrier_call_id=started.call_id,
+        )
+    except StreamRefused as exc:
+        await _refuse(app, ws, ticket, started, exc)
         return ws
     app[OUTBOUND].pop(call_id)  # an outbound dial is now a live call
 
@@ -85,19 +102,51 @@ async def media_stream(request: web.Request) -> web.StreamResponse:
             protocol.media_format,
             lead_ms=settings.playout_lead_ms,
             prebuffer_ms=settings.playout_prebuffer_ms,
-            on_latency=app[SERVICES].metrics.outbound_latency,
+            on_latency=metrics.outbound_latency,
             max_queue_ms=settings.playout_max_queue_ms,
         ),
         stream_id=started.stream_id,
         carrier_call_id=started.call_id,
     )
-    reason = "connection lost"
     try:
         await call.attach(ticket.role, connection)
-        reason = await _pump(ws, protocol, call, ticket.role, connection)
+    except StreamRefused as exc:
+        await _refuse(app, ws, ticket, started, exc)
+        return ws
+    reason = "connection lost"
+    try:
+        reason = await _pump(ws, protocol, call, ticket.role, connection, started_at)
     finally:
         await call.detach(ticket.role, connection, reason)
     return ws
+
+
+async def _refuse(
+    app: web.Application,
+    ws: web.WebSocketResponse,
+    ticket: Ticket,
+    started: Started,
+    refusal: StreamRefused,
+) -> None:
+    """Closes a stream that may not attach. A new call refused for capacity is told so first
+    (closing first would let the carrier hang up on a silent line) and recorded."""
+    services = app[SERVICES]
+    bound = log.bind(call_id=ticket.call_id, leg=ticket.role.value, stream_id=started.stream_id)
+    bound.warning("media_stream_refused", reason=refusal.reason, refusal=refusal.label)
+    services.metrics.media_refusals.labels(refusal.label).inc()
+    if not isinstance(refusal, CallLimitReached):
+        await ws.close(code=POLICY_VIOLATION, message=refusal.reason[:120].encode())
+        return
+    try:
+        await services.control.turn_away(started.call_id)
+    except CarrierError as exc:
+        bound.warning("turn_away_failed", error=describe(exc))
+        services.metrics.carrier_errors.labels("turn_away").inc()
+    summary = refusal_summary(
+        ticket, EndReason.BRIDGE_FULL, refusal.reason, started.call_id, services.clock()
+    )
+    app[REGISTRY].remember(summary)
+    await ws.close(code=TRY_AGAIN_LATER, message=b"bridge at capacity")
 
 
 async def _wait_for_start(
@@ -127,9 +176,11 @@ async def _pump(
     call: Call,
     role: Role,
     connection: LegConnection,
+    started_at: float,
 ) -> str:
     """Feeds the call until the leg ends; returns why it ended (for the log)."""
-    on_media = call.on_media
+    on_media, clock = call.on_media, time.monotonic
+    limit = InboundLimit(protocol.media_format, started_at)
     try:
         async for msg in ws:
             if msg.type is not WSMsgType.TEXT and msg.type is not WSMsgType.BINARY:
@@ -137,7 +188,10 @@ async def _pump(
                 return f"socket {msg.type.name.lower()}"
             event = protocol.parse(msg.data)
             if type(event) is Media:
-                on_media(role, connection, event.payload)
+                payload = event.payload
+                if (too_much := limit.check(len(payload), clock())) is not None:
+                    raise ProtocolViolation(too_much)
+                on_media(role, connection, payload)
             elif isinstance(event, MarkPlayed):
                 call.on_mark(role, event.name)
             elif isinstance(event, Stopped):

@@ -13,14 +13,12 @@ from typing import cast
 
 import structlog
 from aiohttp import web
-from twilio.twiml.voice_response import VoiceResponse
 
 from bridge.calls.call import FAILED_DIAL_STATUSES
 from bridge.calls.model import Direction, EndReason, Role
 from bridge.calls.outbound import new_call_id
 from bridge.calls.plan import CallPlan
-from bridge.calls.settings import BridgeSettings
-from bridge.calls.twilio_control import stream_twiml
+from bridge.calls.twilio_control import busy_twiml, stream_twiml
 from bridge.carriers.twilio_signature import SIGNATURE_HEADER, public_http_url
 from bridge.carriers.twilio_twiml import Speech, language_menu_twiml, say_hangup_twiml
 from bridge.store.base import StoreUnavailable
@@ -28,6 +26,7 @@ from bridge.web.keys import CONFIG, OUTBOUND, REGISTRY, SERVICES, SIGNATURES, ST
 
 log = structlog.get_logger(__name__)
 NOT_IN_SERVICE = "Sorry, this number is not in service."
+SPOKEN_CHARS_PER_S = 10.0  # a slow text-to-speech voice: how long a greeting may take
 MENU_PATH = "/twilio/voice/menu"
 
 
@@ -61,15 +60,6 @@ async def verified_form(request: web.Request) -> Mapping[str, str]:
 
 def twiml(xml: str) -> web.Response:
     return web.Response(text=xml, content_type="text/xml")
-
-
-def busy_twiml(settings: BridgeSettings) -> str:
-    """Said when this instance takes no new calls (draining, or at BRIDGE_MAX_CALLS)."""
-    if settings.fallback_number is None:
-        return say_hangup_twiml(Speech(settings.busy_message))
-    response = VoiceResponse()
-    response.dial(settings.fallback_number)
-    return str(response)
 
 
 async def voice(request: web.Request) -> web.Response:
@@ -111,13 +101,20 @@ def _answer_inbound(
         route=route,
     )
     greeting = Speech(route.greeting, route.say_language) if route.greeting else None
+    carrier_call_id = form.get("CallSid") or None
+    # The caller's slot is held from now until their stream arrives (after the greeting).
+    window = settings.start_timeout_s + len(route.greeting or "") / SPOKEN_CHARS_PER_S
+    if not request.app[REGISTRY].reserve(plan.call_id, window):
+        log.info("inbound_call_refused", to=number, draining=request.app[REGISTRY].draining)
+        return twiml(busy_twiml(settings))
     log.info(
-        "inbound_call_answered",
-        call_id=plan.call_id,
-        carrier_call_id=form.get("CallSid"),
-        to=number,
+        "inbound_call_answered", call_id=plan.call_id, carrier_call_id=carrier_call_id, to=number
     )
-    return twiml(stream_twiml(settings, plan, Role.CUSTOMER, settings.ticket_ttl_s, greeting))
+    return twiml(
+        stream_twiml(
+            settings, plan, Role.CUSTOMER, settings.ticket_ttl_s, greeting, carrier_call_id
+        )
+    )
 
 
 async def call_status(request: web.Request) -> web.Response:
@@ -143,6 +140,7 @@ async def _dial_unanswered(app: web.Application, call_id: str, role: Role, statu
     if dial is not None:
         dial.ended_at = app[OUTBOUND].clock()
         dial.end_reason, dial.detail = reason, status
+        app[REGISTRY].release(call_id)
         app[REGISTRY].remember(dial.summary())
     else:  # dialled by another instance (POST /v1/calls is not hashed on a call id)
         try:

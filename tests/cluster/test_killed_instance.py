@@ -97,12 +97,18 @@ async def test_a_killed_instances_sessions_are_ended_by_the_survivors(
         session = cluster.kallglot.sessions[sessions[outcome.call_id]]
         assert session.ended_transitions == 1  # by its own instance, when the call ended
 
-    # Each lost session was ended by exactly one survivor, and the survivors' logs say so.
+    # Each lost session was adopted and ended by exactly one survivor, as its log says.
+    survivors = [bridge for bridge in cluster.bridges if bridge is not victim]
+    adopted = Counter(
+        (event["call_id"], event["previous_owner"])
+        for bridge in survivors
+        for event in bridge.events("kallglot_session_adopted")
+    )
+    assert adopted == {(o.call_id, victim.name): 1 for o in lost}
     ended_by = Counter(
         event["call_id"]
-        for bridge in cluster.bridges
-        if bridge is not victim
-        for event in bridge.events("orphaned_session_ended")
+        for bridge in survivors
+        for event in bridge.events("kallglot_session_end_confirmed")
     )
     assert ended_by == {o.call_id: 1 for o in lost}
 

@@ -7,11 +7,14 @@ what the simulators recorded, and what the bridge's API and logs say.
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -19,9 +22,12 @@ from aiohttp.test_utils import TestServer
 from bridge.audio import codecs
 from bridge.audio.formats import Encoding
 from bridge.calls.call import Call
+from bridge.carriers.twilio import TwilioCarrierSide
+from bridge.carriers.twilio_signature import SIGNATURE_HEADER, TwilioSignatures
 from bridge.config import Config
 from bridge.sim.carrier import CarrierSimulator, SimCall
 from bridge.sim.kallglot import KallglotSimulator
+from bridge.sim.outage_proxy import OutageProxy
 from bridge.sim.softphone import Phone
 from bridge.web.app import create_app
 from bridge.web.keys import REGISTRY
@@ -104,6 +110,7 @@ class Stack:
     bridge: TestServer
     app: web.Application
     env: dict[str, str] = field(default_factory=dict)
+    outage: OutageProxy | None = None  # in front of Kallglot, where the test asked for one
 
     @property
     def url(self) -> str:
@@ -136,12 +143,21 @@ async def make_stack(
     async def make(
         translation_delay_s: float = 0.1,
         kallglot_options: dict[str, Any] | None = None,
+        *,
+        outages: bool = False,
         **env_overrides: str,
     ) -> Stack:
+        """`outages`: the bridge reaches Kallglot (REST and streams) through an OutageProxy."""
         kallglot = KallglotSimulator(
             translation_delay_s=translation_delay_s, **(kallglot_options or {})
         )
         kallglot_server = await aiohttp_server(kallglot.app())
+        kallglot_url = str(kallglot_server.make_url("/v1"))
+        proxy = None
+        if outages:
+            proxy = OutageProxy(kallglot_server.host, kallglot_server.port)
+            proxies.append(proxy)
+            kallglot_url = f"http://127.0.0.1:{await proxy.start()}/v1"
         carrier = CarrierSimulator()
         carrier_server = await aiohttp_server(carrier.app)
         carrier.api_url = str(carrier_server.make_url("")).rstrip("/")
@@ -155,7 +171,7 @@ async def make_stack(
             "BRIDGE_ROUTES": str(routes),
             "BRIDGE_RING_TIMEOUT_S": "5",
             "BRIDGE_DATABASE_URL": f"sqlite:///{tmp_path / 'calls.db'}",
-            "KALLGLOT_API_URL": str(kallglot_server.make_url("/v1")),
+            "KALLGLOT_API_URL": kallglot_url,
             "KALLGLOT_API_KEY": kallglot.api_key,
             "KALLGLOT_RETRY_TOTAL_S": "5",
             "KALLGLOT_RECONNECT_TOTAL_S": "3",
@@ -167,13 +183,16 @@ async def make_stack(
         }
         app = create_app(Config.from_env(env))
         bridge = await aiohttp_server(app, port=port)
-        stack = Stack(kallglot, carrier, bridge, app, env)
+        stack = Stack(kallglot, carrier, bridge, app, env, proxy)
         made.append(stack)
         return stack
 
+    proxies: list[OutageProxy] = []
     yield make
     for stack in made:
         await stack.carrier.close()
+    for proxy in proxies:
+        await proxy.close()
 
 
 async def bridged_call(
@@ -205,6 +224,34 @@ async def assert_cleaned_up(stack: Stack, call: Call) -> None:
     assert call.id not in {c.id for c in stack.live_calls()}
     if session_id is not None:
         assert stack.kallglot.sessions[session_id].ended_transitions == 1
+
+
+@asynccontextmanager
+async def carrier_socket(
+    stack: Stack, call_id: str, parameters: dict[str, str], call_sid: str
+) -> AsyncIterator[tuple[aiohttp.ClientWebSocketResponse, TwilioCarrierSide]]:
+    """A media socket opened as Twilio would (genuinely signed), started with `parameters`
+    for carrier call `call_sid`: a stream the test then drives by hand."""
+    url = stack.url.replace("http", "ws") + f"/twilio/media/{call_id}"
+    signature = TwilioSignatures(stack.carrier.auth_token).sign(url)
+    side = TwilioCarrierSide("MZ" + secrets.token_hex(16), call_sid, stack.carrier.account_sid)
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(url, headers={SIGNATURE_HEADER: signature}) as ws,
+    ):
+        await ws.send_str(side.connected())
+        await ws.send_str(side.start(parameters))
+        yield ws, side
+
+
+async def closed_with(ws: aiohttp.ClientWebSocketResponse) -> tuple[int | None, str]:
+    """Reads until the bridge closes the socket: its close code and reason."""
+    while True:
+        msg = await ws.receive()
+        if msg.type is aiohttp.WSMsgType.CLOSE:
+            return ws.close_code, msg.extra or ""
+        if msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
+            return ws.close_code, ""
 
 
 class Neighbour:

@@ -10,11 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-import aiohttp
-
-from bridge.calls.model import EndReason, Role
-from bridge.carriers.twilio import TwilioCarrierSide
-from bridge.carriers.twilio_signature import SIGNATURE_HEADER, TwilioSignatures
+from bridge.calls.model import EndReason
 from bridge.sim.softphone import Phone
 from tests.e2e.conftest import (
     AGENT,
@@ -109,39 +105,6 @@ async def test_an_unanswered_agent_means_an_apology_and_a_clean_end(
     (session,) = stack.kallglot.sessions.values()
     assert session.ended_transitions == 1
     assert not stack.live_calls()
-
-
-async def test_a_second_stream_for_a_leg_replaces_the_first_without_ending_the_call(
-    make_stack: StackFactory, customer_speech: bytes
-) -> None:
-    stack = await make_stack()
-    said = mulaw(customer_speech[:SECOND])
-    async with asyncio.timeout(20), aiohttp.ClientSession() as http:
-        customer, agent, call = await bridged_call(stack)
-        url = stack.url.replace("http", "ws") + f"/twilio/media/{call.id}"
-        signature = TwilioSignatures(stack.carrier.auth_token).sign(url)
-        side = TwilioCarrierSide("MZ" + "1" * 32, customer.sid, stack.carrier.account_sid)
-        async with http.ws_connect(url, headers={SIGNATURE_HEADER: signature}) as ws:
-            await ws.send_str(side.connected())
-            await ws.send_str(side.start(customer.stream_parameters))
-            await customer.stream_ended.wait()
-            # Like a real line, the stream goes on after the speech (silence): that is what
-            # pushes the last words out of the 100 ms batching towards Kallglot.
-            line = said + b"\xff" * 800
-            for start in range(0, len(line), 160):
-                await ws.send_str(side.media(line[start : start + 160]))
-            await wait_received(agent, said)
-            assert not call.ended_at
-            await ws.send_str(side.stop())
-            async for _ in ws:  # like Twilio: read on until the bridge closes the socket
-                pass
-            await call.ended()
-
-    assert customer.closed_by == "bridge"
-    assert "replaced" in customer.close_reason
-    assert call.legs[Role.CUSTOMER].streams == 2
-    assert call.end_reason is EndReason.CUSTOMER_HANGUP
-    assert agent.api_updates == ["Status=completed"]
 
 
 async def test_the_keypad_menu_sets_the_callers_language(make_stack: StackFactory) -> None:

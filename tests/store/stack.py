@@ -33,21 +33,32 @@ class RecordsStacks:
         self._made: list[Stack] = []
 
     async def start(
-        self, *, webhooks_to_bridge: bool = False, translation_delay_s: float = 0.1, **env: str
+        self,
+        *,
+        webhooks_to_bridge: bool = False,
+        translation_delay_s: float = 0.1,
+        reuse: Stack | None = None,
+        **env: str,
     ) -> Stack:
+        """A bridge with its simulators; with `reuse`, a new bridge beside `reuse`'s simulators
+        (a restart, or a second instance)."""
         port = self._port()
-        kallglot = KallglotSimulator(
-            translation_delay_s=translation_delay_s,
-            webhook_url=f"http://127.0.0.1:{port}/kallglot/webhooks"
-            if webhooks_to_bridge
-            else None,
-            webhook_secret=WEBHOOK_SECRET,
-            webhook_retry_delays=(0.2, 0.5),
-        )
-        kallglot_server = await self._server(kallglot.app())
-        carrier = CarrierSimulator()
-        carrier_server = await self._server(carrier.app)
-        carrier.api_url = str(carrier_server.make_url("")).rstrip("/")
+        if reuse is None:
+            kallglot = KallglotSimulator(
+                translation_delay_s=translation_delay_s,
+                webhook_url=f"http://127.0.0.1:{port}/kallglot/webhooks"
+                if webhooks_to_bridge
+                else None,
+                webhook_secret=WEBHOOK_SECRET,
+                webhook_retry_delays=(0.2, 0.5),
+            )
+            kallglot_url = str((await self._server(kallglot.app())).make_url("/v1"))
+            carrier = CarrierSimulator()
+            carrier_server = await self._server(carrier.app)
+            carrier.api_url = str(carrier_server.make_url("")).rstrip("/")
+        else:
+            kallglot, carrier = reuse.kallglot, reuse.carrier
+            kallglot_url = reuse.env["KALLGLOT_API_URL"]
         routes = self._tmp / "routes.toml"
         routes.write_text(ROUTES)
         settings = {
@@ -58,7 +69,7 @@ class RecordsStacks:
             "BRIDGE_RING_TIMEOUT_S": "5",
             "BRIDGE_DATABASE_URL": f"sqlite:///{self._tmp}/records.db",
             "BRIDGE_INSTANCE_ID": "bridge-test",
-            "KALLGLOT_API_URL": str(kallglot_server.make_url("/v1")),
+            "KALLGLOT_API_URL": kallglot_url,
             "KALLGLOT_API_KEY": kallglot.api_key,
             "KALLGLOT_WEBHOOK_SECRET": WEBHOOK_SECRET,
             "KALLGLOT_RETRY_TOTAL_S": "5",
@@ -71,7 +82,8 @@ class RecordsStacks:
         app = create_app(Config.from_env({k: v for k, v in settings.items() if v}))
         bridge = await self._server(app, port=port)
         stack = Stack(kallglot, carrier, bridge, app, settings)
-        self._made.append(stack)
+        if reuse is None:
+            self._made.append(stack)
         return stack
 
     async def close(self) -> None:

@@ -61,6 +61,7 @@ async def test_a_running_bridge_sweeps_on_its_heartbeat_and_spares_its_own_calls
     settings = replace(database, instance_id=LIVE, orphan_after_s=0.4)
     with capture_logs() as logs:
         async with open_call_records(settings) as records:
+            records.watch_instances(lambda _: None)
             store = records.store
             await store.heartbeat(DEAD, time.time() - 600)  # killed ten minutes ago
             records.writer.submit(a_call(1, state="active", instance=LIVE))

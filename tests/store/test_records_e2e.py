@@ -74,7 +74,7 @@ async def test_the_session_is_recorded_while_the_agent_still_rings(
     stacks: RecordsStacks,
 ) -> None:
     """The instance that finds this one dead ends the sessions its records name (see
-    bridge/calls/orphans.py): a session opened for a call whose agent rings for half a minute
+    bridge/calls/session_ledger.py): a session opened for a call whose agent rings for half a minute
     must be named before the call goes live."""
     stack = await stacks.start()
     store = records(stack)
