@@ -12,11 +12,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import aiohttp
 from structlog.testing import capture_logs
 
+from bridge.calls.call import Call
 from bridge.calls.model import EndReason
+from bridge.carriers.twilio import TwilioCarrierSide
 from bridge.carriers.twilio_signature import SIGNATURE_HEADER, TwilioSignatures
 from bridge.sim.twiml_parse import Connect, parse_twiml
 from bridge.web.keys import SERVICES, STORE
@@ -60,6 +64,18 @@ async def answer(stack: Stack, to: str, call_sid: str) -> tuple[str, dict[str, s
         verbs = parse_twiml(await response.text())
     (stream,) = [verb.stream for verb in verbs if isinstance(verb, Connect)]
     return stream.url.rsplit("/", 1)[1], dict(stream.parameters)
+
+
+@asynccontextmanager
+async def own_call(
+    stack: Stack, call_sid: str
+) -> AsyncIterator[tuple[aiohttp.ClientWebSocketResponse, TwilioCarrierSide, Call]]:
+    """A one-leg call of the test's own, answered and streamed as Twilio would, once live."""
+    call_id, params = await answer(stack, SOLO, call_sid)
+    async with carrier_socket(stack, call_id, params, call_sid) as (ws, side):
+        call = await stack.call_for(lambda c: c.id == call_id)
+        await call.activated.wait()
+        yield ws, side, call
 
 
 def refusals(stack: Stack, label: str) -> float:
@@ -163,11 +179,7 @@ async def test_audio_ten_times_faster_than_real_time_ends_that_leg_alone(
 ) -> None:
     stack = await make_stack()
     async with asyncio.timeout(20), Neighbour(stack, customer_speech[:SECOND]):
-        call_sid = "CA" + "8" * 32
-        call_id, params = await answer(stack, SOLO, call_sid)
-        async with carrier_socket(stack, call_id, params, call_sid) as (ws, side):
-            call = await stack.call_for(lambda c: c.id == call_id)
-            await call.activated.wait()
+        async with own_call(stack, "CA" + "8" * 32) as (ws, side, call):
             loop = asyncio.get_running_loop()
 
             async def flood() -> None:  # 20 s of audio in 2 s, if nothing stops it
@@ -196,11 +208,7 @@ async def test_an_oversized_media_payload_ends_that_leg_at_once(
 ) -> None:
     stack = await make_stack()
     async with asyncio.timeout(20), Neighbour(stack, customer_speech[:SECOND]):
-        call_sid = "CA" + "9" * 32
-        call_id, params = await answer(stack, SOLO, call_sid)
-        async with carrier_socket(stack, call_id, params, call_sid) as (ws, side):
-            call = await stack.call_for(lambda c: c.id == call_id)
-            await call.activated.wait()
+        async with own_call(stack, "CA" + "9" * 32) as (ws, side, call):
             big = json.loads(side.media(FRAME))
             big["media"]["payload"] = base64.b64encode(b"\xff" * 12_000).decode()
             await ws.send_str(json.dumps(big))
