@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from bridge.calls.settings import BridgeSettings
-from bridge.carriers.twilio_config import TwilioSettings
+from bridge.carriers.twilio.config import TwilioSettings
 from bridge.kallglot.config import KallglotSettings
 from bridge.settings import ConfigError, Env, env_bool, env_choice
 from bridge.store.config import StoreSettings

@@ -23,7 +23,7 @@ from bridge.calls.model import CallState, EndReason, Mode, Role
 from bridge.calls.plan import CallPlan
 from bridge.calls.refusals import CarrierCallMismatch, TicketUsed
 from bridge.calls.services import CallServices
-from bridge.carriers.twilio_rest import CarrierError
+from bridge.carriers.twilio.rest import CarrierError
 from bridge.kallglot.events import AudioOutput, Transcript
 from bridge.kallglot.models import Session
 from bridge.kallglot.stream import KallglotStream

@@ -16,9 +16,9 @@ from bridge.calls.model import Role
 from bridge.calls.plan import CallPlan
 from bridge.calls.settings import BridgeSettings
 from bridge.calls.tickets import Ticket, issue
-from bridge.carriers.twilio_rest import CarrierError, TwilioRest
-from bridge.carriers.twilio_signature import public_http_url, public_ws_url
-from bridge.carriers.twilio_twiml import Speech, connect_stream_twiml, say_hangup_twiml
+from bridge.carriers.twilio.rest import CarrierError, TwilioRest
+from bridge.carriers.twilio.signature import public_http_url, public_ws_url
+from bridge.carriers.twilio.twiml import Speech, connect_stream_twiml, say_hangup_twiml
 
 
 def media_path(call_id: str) -> str:

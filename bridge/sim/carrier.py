@@ -20,7 +20,7 @@ import secrets
 
 from aiohttp import web
 
-from bridge.carriers.twilio_signature import TwilioSignatures
+from bridge.carriers.twilio.signature import TwilioSignatures
 from bridge.sim.carrier_call import CallSetup, SimCall
 from bridge.sim.carrier_http import SignedHttp
 from bridge.sim.carrier_rest import add_routes

@@ -14,7 +14,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import aiohttp
 
-from bridge.carriers.twilio_signature import SIGNATURE_HEADER, TwilioSignatures
+from bridge.carriers.twilio.signature import SIGNATURE_HEADER, TwilioSignatures
 
 WEBHOOK_TIMEOUT_S = 15.0  # Twilio gives a webhook 15 s before it fails the request (11205)
 WS_CLOSE_TIMEOUT_S = 2.0

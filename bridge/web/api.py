@@ -23,7 +23,7 @@ from bridge.calls.model import Direction, EndReason, Mode, Role
 from bridge.calls.outbound import new_call_id
 from bridge.calls.plan import CallPlan
 from bridge.calls.routes import E164, LANGUAGE, SIP_URI
-from bridge.carriers.twilio_rest import CarrierError
+from bridge.carriers.twilio.rest import CarrierError
 from bridge.store.base import StoreUnavailable
 from bridge.store.query import QueryError, query_from_params
 from bridge.store.records import DIALING, CallRecord

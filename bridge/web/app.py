@@ -15,9 +15,9 @@ from bridge.calls.registry import CallRegistry
 from bridge.calls.services import CallServices
 from bridge.calls.session_ledger import SessionLedger
 from bridge.calls.twilio_control import TwilioCallControl
-from bridge.carriers.twilio_config import TwilioSettings
-from bridge.carriers.twilio_rest import TwilioRest
-from bridge.carriers.twilio_signature import TwilioSignatures
+from bridge.carriers.twilio.config import TwilioSettings
+from bridge.carriers.twilio.rest import TwilioRest
+from bridge.carriers.twilio.signature import TwilioSignatures
 from bridge.config import Config
 from bridge.kallglot.rest import KallglotClient
 from bridge.metrics import Metrics

@@ -7,7 +7,7 @@ from aiohttp import web
 from bridge.calls.outbound import OutboundDials
 from bridge.calls.registry import CallRegistry
 from bridge.calls.services import CallServices
-from bridge.carriers.twilio_signature import TwilioSignatures
+from bridge.carriers.twilio.signature import TwilioSignatures
 from bridge.config import Config
 from bridge.store.recorder import CallRecords
 

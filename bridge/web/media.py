@@ -29,8 +29,8 @@ from bridge.calls.refusals import CallLimitReached, StreamRefused
 from bridge.calls.tickets import Ticket, TicketError, verify
 from bridge.carriers.base import Dtmf, MarkPlayed, Media, ProtocolViolation, Started, Stopped
 from bridge.carriers.twilio import TwilioMediaStream
-from bridge.carriers.twilio_rest import CarrierError
-from bridge.carriers.twilio_signature import SIGNATURE_HEADER, public_ws_url
+from bridge.carriers.twilio.rest import CarrierError
+from bridge.carriers.twilio.signature import SIGNATURE_HEADER, public_ws_url
 from bridge.log import describe
 from bridge.web.keys import CONFIG, OUTBOUND, REGISTRY, SERVICES, SIGNATURES, STORE
 

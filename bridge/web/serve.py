@@ -23,7 +23,7 @@ import structlog
 from aiohttp import web
 
 from bridge.calls.model import EndReason
-from bridge.carriers.twilio_config import TwilioSettings
+from bridge.carriers.twilio.config import TwilioSettings
 from bridge.config import Config
 from bridge.log import configure_logging, describe
 from bridge.settings import ConfigError

@@ -19,8 +19,8 @@ from bridge.calls.model import Direction, EndReason, Role
 from bridge.calls.outbound import new_call_id
 from bridge.calls.plan import CallPlan
 from bridge.calls.twilio_control import busy_twiml, stream_twiml
-from bridge.carriers.twilio_signature import SIGNATURE_HEADER, public_http_url
-from bridge.carriers.twilio_twiml import Speech, language_menu_twiml, say_hangup_twiml
+from bridge.carriers.twilio.signature import SIGNATURE_HEADER, public_http_url
+from bridge.carriers.twilio.twiml import Speech, language_menu_twiml, say_hangup_twiml
 from bridge.store.base import StoreUnavailable
 from bridge.web.keys import CONFIG, OUTBOUND, REGISTRY, SERVICES, SIGNATURES, STORE
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.carriers.twilio_config import TwilioSettings
+from bridge.carriers.twilio.config import TwilioSettings
 from bridge.settings import ConfigError
 
 SID = "AC" + "0123456789abcdef" * 2

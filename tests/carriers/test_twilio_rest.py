@@ -13,9 +13,9 @@ from aiohttp.test_utils import TestServer
 from twilio.rest import Client
 
 from bridge.carriers.twilio import SIGNATURE_HEADER, TwilioSignatures
-from bridge.carriers.twilio_config import TwilioSettings
-from bridge.carriers.twilio_rest import CarrierError, TwilioRest
-from bridge.carriers.twilio_twiml import Speech, say_hangup_twiml
+from bridge.carriers.twilio.config import TwilioSettings
+from bridge.carriers.twilio.rest import CarrierError, TwilioRest
+from bridge.carriers.twilio.twiml import Speech, say_hangup_twiml
 from bridge.sim.carrier import CarrierSimulator, Phone
 
 AGENT, BUSY, SILENT, CALLER_ID = "+15550100002", "+15550100003", "+15550100004", "+15550100001"

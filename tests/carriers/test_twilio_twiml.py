@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from bridge.carriers.twilio_twiml import (
+from bridge.carriers.twilio.twiml import (
     Speech,
     connect_stream_twiml,
     language_menu_twiml,

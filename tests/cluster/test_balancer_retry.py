@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bridge.carriers.twilio_signature import SIGNATURE_HEADER, TwilioSignatures
+from bridge.carriers.twilio.signature import SIGNATURE_HEADER, TwilioSignatures
 from bridge.web.app import BALANCER_RETRY_HEADER
 from bridge.web.keys import REGISTRY
 from tests.e2e.conftest import CENTRE, CUSTOMER, Stack

@@ -23,7 +23,7 @@ from bridge.audio import codecs
 from bridge.audio.formats import Encoding
 from bridge.calls.call import Call
 from bridge.carriers.twilio import TwilioCarrierSide
-from bridge.carriers.twilio_signature import SIGNATURE_HEADER, TwilioSignatures
+from bridge.carriers.twilio.signature import SIGNATURE_HEADER, TwilioSignatures
 from bridge.config import Config
 from bridge.sim.carrier import CarrierSimulator, SimCall
 from bridge.sim.kallglot import KallglotSimulator

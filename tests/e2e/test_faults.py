@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from bridge.calls.model import EndReason
-from bridge.carriers.twilio_signature import SIGNATURE_HEADER, TwilioSignatures
+from bridge.carriers.twilio.signature import SIGNATURE_HEADER, TwilioSignatures
 from tests.e2e.conftest import (
     Neighbour,
     StackFactory,

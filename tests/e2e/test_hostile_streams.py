@@ -21,7 +21,7 @@ from structlog.testing import capture_logs
 from bridge.calls.call import Call
 from bridge.calls.model import EndReason
 from bridge.carriers.twilio import TwilioCarrierSide
-from bridge.carriers.twilio_signature import SIGNATURE_HEADER, TwilioSignatures
+from bridge.carriers.twilio.signature import SIGNATURE_HEADER, TwilioSignatures
 from bridge.sim.twiml_parse import Connect, parse_twiml
 from bridge.web.keys import SERVICES, STORE
 from tests.e2e.conftest import (

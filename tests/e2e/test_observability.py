@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bridge.carriers.twilio_signature import SIGNATURE_HEADER
+from bridge.carriers.twilio.signature import SIGNATURE_HEADER
 from bridge.sim.softphone import Phone
 from tests.e2e.conftest import (
     AGENT,

@@ -12,7 +12,7 @@ import pytest
 from bridge.calls.model import Direction, Mode, Role
 from bridge.calls.tickets import Ticket, issue
 from bridge.carriers.twilio import TwilioCarrierSide
-from bridge.carriers.twilio_signature import SIGNATURE_HEADER, TwilioSignatures
+from bridge.carriers.twilio.signature import SIGNATURE_HEADER, TwilioSignatures
 from tests.e2e.conftest import CENTRE, CUSTOMER, SECRET, Stack, StackFactory
 
 POLICY_VIOLATION = 1008

@@ -18,7 +18,7 @@ from hypothesis import given
 from multidict import MultiDict
 from yarl import URL
 
-from bridge.carriers.twilio_signature import SIGNATURE_HEADER, TwilioSignatures
+from bridge.carriers.twilio.signature import SIGNATURE_HEADER, TwilioSignatures
 from tests.fuzz.conftest import AUTH_TOKEN, CENTRE, HTTP_FUZZ, MENU, SOLO, Bridge
 from tests.fuzz.dictionary import HOSTILE_STRINGS
 from tests.fuzz.genome import Genome

@@ -32,7 +32,7 @@ from bridge.calls.model import Direction, EndReason, Mode, Role
 from bridge.calls.tickets import Ticket, TicketError, issue, verify
 from bridge.carriers.base import ProtocolViolation, Started, Stopped
 from bridge.carriers.twilio import TwilioCarrierSide, TwilioMediaStream
-from bridge.carriers.twilio_signature import SIGNATURE_HEADER, TwilioSignatures
+from bridge.carriers.twilio.signature import SIGNATURE_HEADER, TwilioSignatures
 from bridge.web.keys import REGISTRY
 from bridge.web.media import MAX_MESSAGE_BYTES, POLICY_VIOLATION
 from tests.e2e.conftest import (

@@ -29,7 +29,7 @@ from bridge.carriers.base import (
     Started,
     Stopped,
 )
-from bridge.carriers.twilio import (
+from bridge.carriers.twilio.protocol import (
     BINARY_FRAME,
     DTMF_DIGITS,
     INVALID_MESSAGE,

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from multidict import MultiDict
 
-from bridge.carriers.twilio_signature import TwilioSignatures
+from bridge.carriers.twilio.signature import TwilioSignatures
 from tests.fuzz.conftest import FUZZ, ROUNDTRIP
 from tests.fuzz.dictionary import HOSTILE_STRINGS
 from tests.fuzz.genome import Genome, damage

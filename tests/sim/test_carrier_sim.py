@@ -28,9 +28,9 @@ from bridge.carriers.twilio import (
     public_ws_url,
     say_hangup_twiml,
 )
-from bridge.carriers.twilio_config import TwilioSettings
-from bridge.carriers.twilio_rest import TwilioRest
-from bridge.carriers.twilio_twiml import Speech
+from bridge.carriers.twilio.config import TwilioSettings
+from bridge.carriers.twilio.rest import TwilioRest
+from bridge.carriers.twilio.twiml import Speech
 from bridge.sim.carrier import CarrierSimulator, Phone
 from bridge.sim.softphone_record import CallEnded
 from bridge.sim.twiml_exec import APPLICATION_ERROR

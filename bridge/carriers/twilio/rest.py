@@ -19,7 +19,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
-from bridge.carriers.twilio_config import DEFAULT_API_URL, TwilioSettings
+from bridge.carriers.twilio.config import DEFAULT_API_URL, TwilioSettings
 
 log = structlog.get_logger(__name__)
 

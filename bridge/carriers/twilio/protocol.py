@@ -7,8 +7,8 @@ Hot path: about 50 frames a second per leg in each direction, hundreds of legs p
 a media frame costs one `json.loads` and one strict base64 decode; building one is string
 concatenation around a prefix prepared once per stream. Nothing here logs.
 
-Signatures, public URLs and TwiML live in `twilio_signature` and `twilio_twiml` and are
-re-exported here, so callers import everything Twilio from one place.
+Signatures, public URLs and TwiML live in `signature` and `twiml` beside this module; the
+package re-exports all of them.
 """
 
 from __future__ import annotations
@@ -36,25 +36,6 @@ from bridge.carriers.base import (
     Stopped,
     StreamNotStarted,
 )
-from bridge.carriers.twilio_signature import (
-    SIGNATURE_HEADER,
-    TwilioSignatures,
-    public_http_url,
-    public_ws_url,
-)
-from bridge.carriers.twilio_twiml import connect_stream_twiml, language_menu_twiml, say_hangup_twiml
-
-__all__ = [
-    "SIGNATURE_HEADER",
-    "TwilioCarrierSide",
-    "TwilioMediaStream",
-    "TwilioSignatures",
-    "connect_stream_twiml",
-    "language_menu_twiml",
-    "public_http_url",
-    "public_ws_url",
-    "say_hangup_twiml",
-]
 
 # Twilio's frames are ~300 characters; 64 KiB is what hardened Twilio examples allow per message.
 MAX_FRAME_CHARS = 64 * 1024
