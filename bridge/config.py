@@ -8,25 +8,26 @@ beside the bridge and says so loudly.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from bridge.calls.settings import BridgeSettings
-from bridge.carriers.twilio.config import TwilioSettings
+from bridge.carriers import registry as carriers
 from bridge.kallglot.config import KallglotSettings
 from bridge.settings import ConfigError, Env, env_bool, env_choice
 from bridge.store.config import StoreSettings
 
 T = TypeVar("T")
-TWILIO_CREDENTIALS = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_CALLER_ID")
 
 
 @dataclass(frozen=True, slots=True)
 class Config:
     bridge: BridgeSettings
     kallglot: KallglotSettings
-    twilio: TwilioSettings | None  # None: no carrier account configured (local use only)
+    # Each carrier with an account configured, by name (bridge/carriers/registry.py); empty
+    # only for local use, where `serve` adds a simulated one.
+    carriers: Mapping[str, Any] = field(default_factory=dict)
     log_level: str = "info"
     log_json: bool | None = None
     store: StoreSettings = field(default_factory=StoreSettings)  # call records
@@ -45,9 +46,13 @@ class Config:
         bridge = read(BridgeSettings.from_env)
         store = read(StoreSettings.from_env)
         kallglot = read(KallglotSettings.from_env)
-        twilio = (
-            read(TwilioSettings.from_env) if any(env.get(n) for n in TWILIO_CREDENTIALS) else None
-        )
+        configured = carriers.settings_from_env(env, errors)
+        if bridge is not None and configured:
+            for name in sorted(bridge.routes.carriers() - set(configured)):
+                errors.append(
+                    f"BRIDGE_ROUTES: agent_carrier {name!r} is not configured (configured: "
+                    f"{', '.join(sorted(configured))})"
+                )
         level = read(
             lambda e: env_choice(
                 e, "BRIDGE_LOG_LEVEL", "info", ("debug", "info", "warning", "error")
@@ -63,7 +68,7 @@ class Config:
         return cls(
             bridge=bridge,
             kallglot=kallglot,
-            twilio=twilio,
+            carriers=configured,
             log_level=level,
             log_json=json_logs,
             store=store,

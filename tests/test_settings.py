@@ -32,5 +32,5 @@ def test_a_partial_twilio_account_is_an_error_not_the_simulator() -> None:
 def test_nothing_configured_means_the_simulators() -> None:
     config = Config.from_env({})
     assert config.kallglot.api_key is None
-    assert config.twilio is None
+    assert config.carriers == {}
     assert config.bridge.secret_is_ephemeral

@@ -32,6 +32,7 @@ async def admit(
     claims: StreamClaims,
     ticket: Ticket,
     *,
+    carrier: str,
     stream_id: str,
     carrier_call_id: str,
 ) -> Call:
@@ -53,11 +54,11 @@ async def admit(
             f"the {ticket.role.value} leg's ticket was used before (on another instance, or "
             "before a restart)"
         )
-    return registry.get_or_create(ticket)
+    return registry.get_or_create(ticket, carrier)
 
 
 def refusal_summary(
-    ticket: Ticket, reason: EndReason, detail: str, carrier_call_id: str, at: float
+    ticket: Ticket, reason: EndReason, detail: str, carrier: str, carrier_call_id: str, at: float
 ) -> dict[str, Any]:
     """The record of a call that ended at its first stream (the shape of `Call.summary()`)."""
     return {
@@ -73,5 +74,5 @@ def refusal_summary(
         "ended_at": at,
         "end_reason": reason.value,
         "error": detail,
-        "legs": {ticket.role.value: {"carrier_call_id": carrier_call_id}},
+        "legs": {ticket.role.value: {"carrier": carrier, "carrier_call_id": carrier_call_id}},
     }

@@ -23,7 +23,7 @@ from bridge.calls.model import CallState, EndReason, Mode, Role
 from bridge.calls.plan import CallPlan
 from bridge.calls.refusals import CarrierCallMismatch, TicketUsed
 from bridge.calls.services import CallServices
-from bridge.carriers.twilio.rest import CarrierError
+from bridge.carriers.interface import CallStatus, CarrierError
 from bridge.kallglot.events import AudioOutput, Transcript
 from bridge.kallglot.models import Session
 from bridge.kallglot.stream import KallglotStream
@@ -31,7 +31,6 @@ from bridge.metrics import LegSample
 
 ROLES = {role.value: role for role in Role}
 SPEAKERS = {role: role.value for role in Role}  # `role.value` is a Python-level property
-FAILED_DIAL_STATUSES = frozenset({"busy", "no-answer", "failed", "canceled"})
 ANSWER_GRACE_S = 15.0  # after the ring timeout, before a dialled leg counts as unanswered
 
 
@@ -111,7 +110,7 @@ class Call:
                 f"{expected} for its {role.value}"
             )
         leg.connection = connection
-        leg.carrier_call_id = connection.carrier_call_id
+        leg.carrier, leg.carrier_call_id = connection.carrier, connection.carrier_call_id
         leg.streams += 1
         leg.answered_at = leg.answered_at or self._services.clock()
         connection.start()
@@ -126,7 +125,7 @@ class Call:
             self.kallglot.start(self)
         for other in self.plan.roles:
             if other not in self.legs and self.plan.dial_target(other) is not None:
-                self.legs[other] = Leg(other)
+                self.legs[other] = Leg(other, carrier=self.plan.carrier(other))
                 self._dials[other] = self._spawn(self._dial(other), f"dial-{other}")
         self._maybe_activate()
 
@@ -151,21 +150,23 @@ class Call:
         self._log.info("leg_gone", leg=role.value, reason=reason)
         await self.end(EndReason.hangup_by(role))
 
-    def carrier_status(self, role: Role, carrier_call_id: str, status: str) -> None:
-        """A signed status callback for one of this call's carrier calls (answered at once;
-        any teardown it causes runs in the background)."""
+    def carrier_status(
+        self, role: Role, carrier_call_id: str, status: CallStatus, raw: str
+    ) -> None:
+        """A verified status change of one of this call's carrier calls (answered at once; any
+        teardown it causes runs in the background). `raw` is the carrier's word, for records."""
         leg = self.legs.get(role)
         if leg is None or (leg.carrier_call_id not in (None, carrier_call_id)):
-            self._log.info("status_for_unknown_leg", leg=role.value, status=status)
+            self._log.info("status_for_unknown_leg", leg=role.value, status=raw)
             return
-        if status in ("in-progress", "answered"):
+        if status is CallStatus.ANSWERED:
             leg.answered_at = leg.answered_at or self._services.clock()
-        elif status in FAILED_DIAL_STATUSES and leg.connection is None:
+        elif status.unanswered and leg.connection is None:
             leg.gone = True
-            self.request_end(EndReason.unavailable(role), apologize=(role.other,), detail=status)
-        elif status in FAILED_DIAL_STATUSES or status == "completed":
+            self.request_end(EndReason.unavailable(role), apologize=(role.other,), detail=raw)
+        elif status.over:
             leg.gone = True
-            self.request_end(EndReason.hangup_by(role), detail=status)
+            self.request_end(EndReason.hangup_by(role), detail=raw)
 
     # -- audio --------------------------------------------------------------------------------
 
@@ -262,8 +263,11 @@ class Call:
             self._services.metrics.carrier_errors.labels("dial").inc()
             self.request_end(EndReason.unavailable(role), apologize=(role.other,), detail=str(exc))
             return
-        self.legs[role].carrier_call_id = carrier_call_id
-        self._log.info("leg_dialled", leg=role.value, carrier_call_id=carrier_call_id)
+        leg = self.legs[role]
+        leg.carrier, leg.carrier_call_id = self.plan.carrier(role), carrier_call_id
+        self._log.info(
+            "leg_dialled", leg=role.value, carrier=leg.carrier, carrier_call_id=carrier_call_id
+        )
         if self.state is CallState.BRIDGING:
             self._spawn(self._answer_watchdog(role), f"watchdog-{role}")
 
@@ -315,15 +319,15 @@ class Call:
         control, plan = self._services.control, self.plan
 
         async def release(leg: Leg) -> None:
-            if leg.carrier_call_id is None or leg.gone:
+            if leg.carrier is None or leg.carrier_call_id is None or leg.gone:
                 return
             try:
                 if leg.role in apologize:
                     await control.say_and_hang_up(
-                        leg.carrier_call_id, plan.apology, plan.say_language
+                        leg.carrier, leg.carrier_call_id, plan.apology, plan.say_language
                     )
                 else:
-                    await control.hang_up(leg.carrier_call_id)
+                    await control.hang_up(leg.carrier, leg.carrier_call_id)
             except CarrierError as exc:
                 self._log.warning("hang_up_failed", leg=leg.role.value, error=str(exc))
                 self._services.metrics.carrier_errors.labels("hang_up").inc()

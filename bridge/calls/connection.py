@@ -29,26 +29,32 @@ class OutboundMessages(Protocol):
     def media_format(self) -> AudioFormat: ...
     @property
     def max_frames_per_message(self) -> int: ...
-    def media(self, audio: bytes) -> str: ...
-    def mark(self, name: str) -> str: ...
-    def clear(self) -> str: ...
+    @property
+    def supports_marks(self) -> bool: ...
+    @property
+    def supports_clear(self) -> bool: ...
+    def media(self, audio: bytes) -> str | bytes: ...
+    def mark(self, name: str) -> str | bytes: ...
+    def clear(self) -> str | bytes: ...
 
 
 class LegConnection:
     def __init__(
         self,
         messages: OutboundMessages,
-        send: Callable[[str], Awaitable[None]],
+        send: Callable[[str | bytes], Awaitable[None]],
         close: Callable[[int, str], Awaitable[None]],
         buffer: PlayoutBuffer,
         *,
         stream_id: str,
         carrier_call_id: str,
+        carrier: str = "",
     ) -> None:
         self.messages = messages
         self.buffer = buffer
         self.stream_id = stream_id
         self.carrier_call_id = carrier_call_id
+        self.carrier = carrier  # the carrier's name (bridge/carriers/registry.py)
         self.frames_in = 0
         self._send = send
         self._close = close
@@ -74,7 +80,7 @@ class LegConnection:
     def clear(self) -> None:
         """Drops queued audio here and at the carrier (sent by the playout task, in order)."""
         self.buffer.clear()
-        self._clear_pending = True
+        self._clear_pending = self.messages.supports_clear
         self._wake()
 
     def mark_played(self, name: str) -> None:
@@ -85,7 +91,8 @@ class LegConnection:
         party whose call is ending (or moving) hears no stale translation play on."""
         if self._task is not None and not self._task.done():
             await cancel_and_wait([self._task])
-        if clear and not self._closed and self.buffer.buffered_at_carrier_s() > 0:
+        carrier_has_audio = self.buffer.buffered_at_carrier_s() > 0
+        if clear and not self._closed and carrier_has_audio and self.messages.supports_clear:
             try:
                 await self._send(self.messages.clear())
             except Exception as exc:  # the carrier may have gone already
@@ -106,6 +113,7 @@ class LegConnection:
     async def _run(self) -> None:
         messages, buffer = self.messages, self.buffer
         batch = max(1, messages.max_frames_per_message)
+        marks = messages.supports_marks
         try:
             while True:
                 if self._clear_pending:
@@ -118,8 +126,12 @@ class LegConnection:
                 frames, mark = buffer.take_due()
                 for i in range(0, len(frames), batch):
                     await self._send(messages.media(b"".join(frames[i : i + batch])))
-                if mark is not None:
+                if mark is None:
+                    continue
+                if marks:
                     await self._send(messages.mark(mark))
+                else:  # no echo will come: count what was sent as heard (base.py explains)
+                    buffer.mark_played(mark)
         except (ConnectionError, RuntimeError) as exc:  # socket gone: the reader notices too
             self._log.info("playout_stopped", reason=repr(exc))
 

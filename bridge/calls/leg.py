@@ -14,6 +14,7 @@ from bridge.metrics import LegSample
 @dataclass(slots=True)
 class Leg:
     role: Role
+    carrier: str | None = None  # the carrier's name (bridge/carriers/registry.py)
     carrier_call_id: str | None = None
     connection: LegConnection | None = None
     to_kallglot: Converter | None = None  # carrier format -> Kallglot input, once the call is live
@@ -39,6 +40,7 @@ class Leg:
         connection = self.connection
         stats = connection.buffer.stats if connection is not None else None
         return {
+            "carrier": self.carrier,
             "carrier_call_id": self.carrier_call_id,
             "stream_id": connection.stream_id if connection else None,
             "streams": self.streams,

@@ -45,7 +45,9 @@ class OutboundDial:
             "ended_at": self.ended_at,
             "end_reason": self.end_reason.value if self.end_reason else None,
             "error": self.detail,
-            "legs": {"agent": {"carrier_call_id": self.agent_call_id}},
+            "legs": {
+                "agent": {"carrier": self.plan.agent_carrier, "carrier_call_id": self.agent_call_id}
+            },
         }
 
 

@@ -18,7 +18,12 @@ class CallPlan:
     agent_language: str | None
     agent: str | None  # number or SIP URI of the agent; None: a one-leg call
     customer: str | None  # outbound: the number the bridge dials for the customer
+    customer_carrier: str  # which carrier each leg is on (bridge/carriers/registry.py)
+    agent_carrier: str
     route: Route | None = None  # inbound: the dialled number's routing entry
+
+    def carrier(self, role: Role) -> str:
+        return self.customer_carrier if role is Role.CUSTOMER else self.agent_carrier
 
     @property
     def roles(self) -> tuple[Role, ...]:
@@ -47,7 +52,9 @@ class CallPlan:
         return self.route.say_language if self.route else None
 
     @classmethod
-    def from_ticket(cls, ticket: Ticket, routes: Routes) -> CallPlan:
+    def from_ticket(cls, ticket: Ticket, routes: Routes, carrier: str) -> CallPlan:
+        """The plan a ticket describes; `carrier` is its stream's, for a ticket that names
+        no carriers."""
         route = routes.lookup(ticket.route) if ticket.route else None
         return cls(
             call_id=ticket.call_id,
@@ -57,5 +64,7 @@ class CallPlan:
             agent_language=ticket.agent_language,
             agent=ticket.agent,
             customer=ticket.customer,
+            customer_carrier=ticket.customer_carrier or carrier,
+            agent_carrier=ticket.agent_carrier or carrier,
             route=route,
         )

@@ -111,7 +111,8 @@ class CallRegistry:
             raise TicketUsed(f"the {ticket.role.value} leg's ticket was {state}")
         self._used[leg] = float(ticket.expires_at)
 
-    def get_or_create(self, ticket: Ticket) -> Call:
+    def get_or_create(self, ticket: Ticket, carrier: str) -> Call:
+        """The ticket's call, created from it if need be (`carrier`: the stream's)."""
         call = self._calls.get(ticket.call_id)
         if call is not None:
             return call
@@ -122,7 +123,7 @@ class CallRegistry:
                 + ("draining" if self.draining else "BRIDGE_MAX_CALLS reached")
             )
         call = Call(
-            CallPlan.from_ticket(ticket, self._services.settings.routes),
+            CallPlan.from_ticket(ticket, self._services.settings.routes, carrier),
             self._services,
             self._ended,
             self._on_progress,

@@ -10,6 +10,7 @@
     agent_language = "en"             # Kallglot target_language
     greeting = "Willkommen. Einen Moment bitte."
     say_language = "de-DE"            # the carrier's voice for greeting, menu and apology
+    agent_carrier = "telnyx"          # dial the agent on this carrier (default: the caller's)
 
     [routes."+15550100001".menu]      # optional keypad language menu
     prompt = "Für Deutsch drücken Sie 1. Pour le français, appuyez sur 2."
@@ -35,6 +36,7 @@ E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 SIP_URI = re.compile(r"^sips?:[^@\s]+@[^@\s]+$")
 LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 SAY_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Z]{2})?$")
+CARRIER_NAME = re.compile(r"^[a-z][a-z0-9_]{1,30}$")
 DEFAULT_APOLOGY = "Sorry, nobody can take your call right now. Please call again later."
 
 
@@ -55,6 +57,7 @@ class Route:
     say_language: str | None = None
     apology: str = DEFAULT_APOLOGY
     menu: LanguageMenu | None = None
+    agent_carrier: str | None = None  # None: the carrier the customer called in on
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +66,10 @@ class Routes:
 
     def lookup(self, number: str) -> Route | None:
         return self.by_number.get(number.strip())
+
+    def carriers(self) -> set[str]:
+        """The carriers routes name for their agents."""
+        return {r.agent_carrier for r in self.by_number.values() if r.agent_carrier is not None}
 
     @classmethod
     def from_toml(cls, text: str, source: str = "BRIDGE_ROUTES") -> Routes:
@@ -103,6 +110,9 @@ def _route(number: str, values: dict[str, Any], where: str) -> Route:
         raise ConfigError(f"{where}: mode must be one of {[m.value for m in Mode]}") from None
     if mode is Mode.ASSISTIVE and agent is None:
         raise ConfigError(f"{where}: assistive translation needs an agent to hear the customer")
+    agent_carrier = _text(values, "agent_carrier", where)
+    if agent_carrier is not None and not CARRIER_NAME.match(agent_carrier):
+        raise ConfigError(f"{where}: agent_carrier {agent_carrier!r} is not a carrier name")
     return Route(
         number=number,
         agent=agent,
@@ -113,6 +123,7 @@ def _route(number: str, values: dict[str, Any], where: str) -> Route:
         say_language=_language(values, "say_language", where, SAY_LANGUAGE),
         apology=_text(values, "apology", where) or DEFAULT_APOLOGY,
         menu=_menu(values.get("menu"), f"{where}.menu"),
+        agent_carrier=agent_carrier,
     )
 
 

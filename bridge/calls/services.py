@@ -5,31 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
 
-from bridge.calls.model import Role
-from bridge.calls.plan import CallPlan
+from bridge.calls.control import CallControl
 from bridge.calls.session_ledger import SessionLedger
 from bridge.calls.settings import BridgeSettings
 from bridge.kallglot.config import KallglotSettings
 from bridge.kallglot.rest import KallglotClient
 from bridge.metrics import Metrics
-
-
-class CallControl(Protocol):
-    """Carrier-neutral call control; `bridge.calls.twilio_control` implements it for Twilio."""
-
-    async def dial(self, plan: CallPlan, role: Role) -> str:
-        """Starts ringing `role`'s party; returns the carrier's id for that call."""
-
-    async def hang_up(self, carrier_call_id: str) -> None:
-        """Ends the carrier call; already-ended is success. Raises CarrierError otherwise."""
-
-    async def say_and_hang_up(self, carrier_call_id: str, text: str, language: str | None) -> None:
-        """Replaces whatever the party hears with `text`, then hangs up."""
-
-    async def turn_away(self, carrier_call_id: str) -> None:
-        """Tells the party the bridge is busy (or forwards them to the fallback number)."""
 
 
 @dataclass(slots=True)

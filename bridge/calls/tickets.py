@@ -37,6 +37,10 @@ class Ticket:
     customer: str | None = None  # outbound: the number the bridge dials for the customer
     agent: str | None = None  # who the agent leg is (number or SIP URI), for records and dialling
     carrier_call_id: str | None = None  # the carrier's id of the call this leg's stream is for
+    # Each leg's carrier (bridge/carriers/registry.py); None in tickets from before carriers
+    # were named: the stream's own carrier is meant then.
+    customer_carrier: str | None = None
+    agent_carrier: str | None = None
 
 
 _FIELDS = {
@@ -51,6 +55,8 @@ _FIELDS = {
     "cu": "customer",
     "ag": "agent",
     "cc": "carrier_call_id",
+    "kc": "customer_carrier",
+    "ka": "agent_carrier",
 }
 _KEYS = {v: k for k, v in _FIELDS.items()}
 
@@ -86,6 +92,8 @@ def verify(token: str | None, secret: bytes, *, call_id: str, now: float) -> Tic
             customer=_optional_str(raw.get("customer")),
             agent=_optional_str(raw.get("agent")),
             carrier_call_id=_optional_str(raw.get("carrier_call_id")),
+            customer_carrier=_optional_str(raw.get("customer_carrier")),
+            agent_carrier=_optional_str(raw.get("agent_carrier")),
         )
     except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError) as exc:
         raise TicketError(f"malformed ticket: {exc!r}") from None

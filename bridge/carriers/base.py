@@ -1,7 +1,7 @@
 """The one interface every carrier's media stream implements, and the events it produces.
 
-A carrier module is sans-I/O: it turns the text frames its WebSocket delivers into typed events
-and builds the frames we send back. The network shell (bridge/web) owns the socket; tests and the
+A carrier's media-stream module is sans-I/O: it turns the frames its WebSocket delivers into
+typed events and builds the frames we send back (text or binary, as the carrier wants them). The network shell (bridge/web) owns the socket; tests and the
 fuzzer feed strings. That split is what lets one bad message on one leg end as a
 `ProtocolViolation` for that leg instead of an exception somewhere in the event loop.
 
@@ -51,7 +51,8 @@ class Connected:
 
 @dataclass(frozen=True, slots=True)
 class Started:
-    """The stream belongs to `call_id`; `custom_parameters` carry what our markup put there."""
+    """The stream belongs to the carrier's call `call_id`; `custom_parameters` carry what our
+    answer put there (the call ticket), however the carrier delivers it."""
 
     stream_id: str
     call_id: str
@@ -115,9 +116,22 @@ class MediaStreamProtocol(abc.ABC):
     """One instance per media WebSocket: parses what the carrier sends, builds what we send.
 
     Stateful only as far as the protocol needs (has the stream started, under which id), so the
-    network shell stays a dumb loop: `parse` every text frame, act on the event, send the strings
-    `media`/`mark`/`clear` return.
+    network shell stays a dumb loop: `parse` every frame, act on the event, send the frames
+    `media`/`mark`/`clear` return (a `str` goes as a text frame, `bytes` as a binary one).
+
+    Marks and clear are capabilities. A carrier without marks (`supports_marks` False) never
+    gets one: playout then counts what it sent as heard, so `frames_heard` equals `frames_sent`
+    and is an estimate ahead of the truth by at most the playout lead. Without `clear`, queued
+    audio at the carrier plays out (only the bridge's own queue can be dropped).
     """
+
+    @property
+    def supports_marks(self) -> bool:
+        return True
+
+    @property
+    def supports_clear(self) -> bool:
+        return True
 
     @property
     @abc.abstractmethod
@@ -150,13 +164,14 @@ class MediaStreamProtocol(abc.ABC):
         """
 
     @abc.abstractmethod
-    def media(self, audio: bytes) -> str:
-        """A frame that queues `audio` (any length, in `media_format`) for playback."""
+    def media(self, audio: bytes) -> str | bytes:
+        """A frame that queues `audio` (whole 20 ms frames, in `media_format`) for playback."""
 
-    @abc.abstractmethod
-    def mark(self, name: str) -> str:
-        """A frame asking the carrier to echo `name` once everything queued before has played."""
+    def mark(self, name: str) -> str | bytes:
+        """A frame asking the carrier to echo `name` once everything queued before has played
+        (only where `supports_marks`)."""
+        raise NotImplementedError(f"{type(self).__name__} has no marks")
 
-    @abc.abstractmethod
-    def clear(self) -> str:
-        """A frame that drops everything queued at the carrier (barge-in)."""
+    def clear(self) -> str | bytes:
+        """A frame that drops everything queued at the carrier (only where `supports_clear`)."""
+        raise NotImplementedError(f"{type(self).__name__} has no clear")

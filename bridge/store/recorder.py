@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from bridge.calls.outbound import OutboundDial
 
 log = structlog.get_logger(__name__)
-CARRIER = "twilio"  # the one carrier today; the leg column is there for the next one
 STARTUP_WAIT_S = 30.0  # a database still starting (compose, a fresh pod) gets this long
 FLUSH_AT_SHUTDOWN_S = 10.0
 CLAIM_TIMEOUT_S = 2.0
@@ -122,9 +121,7 @@ class CallRecords:
         return self.of_summary(call.summary(), route)
 
     def of_summary(self, summary: Mapping[str, Any], route: str | None = None) -> CallRecord:
-        return CallRecord.from_summary(
-            summary, route=route, instance=self.instance, carrier=CARRIER
-        )
+        return CallRecord.from_summary(summary, route=route, instance=self.instance)
 
     # -- out ---------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-CARRIER_FRAME_S = 0.020  # carrier media frames are 20 ms (Twilio; carriers.md §1)
+CARRIER_FRAME_S = 0.020  # carrier media frames are 20 ms (carriers.md §1, §4)
 DIALING = "dialing_agent"  # an outbound call before the agent's leg is up (no Call exists yet)
 # How far along a call is. Records of one call can reach the store out of order (the dial is
 # written by the instance that took the API request, the call by the one its legs hash to), so
@@ -90,11 +90,9 @@ class CallRecord:
 
     @classmethod
     def from_summary(
-        cls, summary: Mapping[str, Any], *, route: str | None, instance: str, carrier: str
+        cls, summary: Mapping[str, Any], *, route: str | None, instance: str
     ) -> CallRecord:
-        legs = tuple(
-            _leg(role, stats, carrier) for role, stats in (summary.get("legs") or {}).items()
-        )
+        legs = tuple(_leg(role, stats) for role, stats in (summary.get("legs") or {}).items())
         return cls(
             call_id=summary["call_id"],
             state=summary["state"],
@@ -149,10 +147,10 @@ class WebhookEvent:
     instance: str | None = None  # the instance that received it first
 
 
-def _leg(role: str, stats: Mapping[str, Any], carrier: str) -> LegRecord:
+def _leg(role: str, stats: Mapping[str, Any]) -> LegRecord:
     return LegRecord(
         role=role,
-        carrier=carrier,
+        carrier=str(stats.get("carrier") or ""),  # each leg's own: one call may span two
         carrier_call_id=stats.get("carrier_call_id"),
         stream_id=stats.get("stream_id"),
         streams=int(stats.get("streams", 0)),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hmac
 import json
+from collections.abc import Sequence
 from typing import Any, NoReturn
 
 import structlog
@@ -23,14 +24,14 @@ from bridge.calls.model import Direction, EndReason, Mode, Role
 from bridge.calls.outbound import new_call_id
 from bridge.calls.plan import CallPlan
 from bridge.calls.routes import E164, LANGUAGE, SIP_URI
-from bridge.carriers.twilio.rest import CarrierError
+from bridge.carriers.interface import CarrierError
 from bridge.store.base import StoreUnavailable
 from bridge.store.query import QueryError, query_from_params
 from bridge.store.records import DIALING, CallRecord
-from bridge.web.keys import CONFIG, OUTBOUND, REGISTRY, SERVICES, STORE
+from bridge.web.keys import CARRIERS, CONFIG, OUTBOUND, REGISTRY, SERVICES, STORE
 
 log = structlog.get_logger(__name__)
-CREATE_FIELDS = {"to", "agent", "source_language", "target_language", "mode"}
+CREATE_FIELDS = {"to", "agent", "source_language", "target_language", "mode", "carrier"}
 TOO_LARGE = "the body is over the server's 64 KiB limit; a call request is a few hundred bytes"
 
 
@@ -63,7 +64,8 @@ def authorize(request: web.Request) -> None:
 
 async def create_call(request: web.Request) -> web.Response:
     authorize(request)
-    plan = _plan(await _json_object(request))
+    configured = request.app[CARRIERS]
+    plan = _plan(await _json_object(request), list(configured))
     settings, registry = request.app[CONFIG].bridge, request.app[REGISTRY]
     # The call's slot is held while the agent rings and their stream comes.
     if not registry.reserve(plan.call_id, settings.ring_timeout_s + settings.start_timeout_s):
@@ -134,7 +136,7 @@ async def hang_up_call(request: web.Request) -> web.Response:
             fail(409, "not_here", f"call {call_id} is not live on this instance ({record.state})")
         fail(409, "already_ended", f"call {call_id} has already ended")
     try:
-        await app[SERVICES].control.hang_up(dial.agent_call_id)
+        await app[SERVICES].control.hang_up(dial.plan.agent_carrier, dial.agent_call_id)
     except CarrierError as exc:
         log.warning("hang_up_failed", call_id=call_id, error=str(exc))
     dial.ended_at, dial.end_reason = app[OUTBOUND].clock(), EndReason.API_HANGUP
@@ -160,7 +162,7 @@ async def _cancel_dialled_elsewhere(app: web.Application, record: CallRecord) ->
     agent = next((leg for leg in record.legs if leg.role == Role.AGENT.value), None)
     if agent is not None and agent.carrier_call_id is not None:
         try:
-            await app[SERVICES].control.hang_up(agent.carrier_call_id)
+            await app[SERVICES].control.hang_up(agent.carrier, agent.carrier_call_id)
         except CarrierError as exc:
             log.warning("hang_up_failed", call_id=record.call_id, error=str(exc))
     log.info("outbound_call_cancelled", call_id=record.call_id, dialled_by=record.instance)
@@ -232,7 +234,8 @@ async def _json_object(request: web.Request) -> dict[str, Any]:
     return body
 
 
-def _plan(body: dict[str, Any]) -> CallPlan:
+def _plan(body: dict[str, Any], carriers: Sequence[str]) -> CallPlan:
+    """The call `body` asks for; `carriers` are the configured ones, the first the default."""
     unknown = set(body) - CREATE_FIELDS
     if unknown:
         fail(
@@ -257,6 +260,9 @@ def _plan(body: dict[str, Any]) -> CallPlan:
         mode = Mode(body.get("mode", Mode.BIDIRECTIONAL.value))
     except ValueError:
         fail(422, "invalid_mode", f"'mode' must be one of {[m.value for m in Mode]}")
+    carrier = body.get("carrier", carriers[0])
+    if carrier not in carriers:
+        fail(422, "invalid_carrier", f"'carrier' must be one of {list(carriers)}, or omitted")
     return CallPlan(
         call_id=new_call_id(),
         direction=Direction.OUTBOUND,
@@ -265,4 +271,6 @@ def _plan(body: dict[str, Any]) -> CallPlan:
         agent_language=languages[1],
         agent=agent,
         customer=to,
+        customer_carrier=carrier,
+        agent_carrier=carrier,
     )

@@ -2,55 +2,52 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 
 import aiohttp
 import structlog
 from aiohttp import web
 
+from bridge.calls.control import CallControl
 from bridge.calls.model import EndReason
 from bridge.calls.outbound import OutboundDials
 from bridge.calls.registry import CallRegistry
 from bridge.calls.services import CallServices
 from bridge.calls.session_ledger import SessionLedger
-from bridge.calls.twilio_control import TwilioCallControl
-from bridge.carriers.twilio.config import TwilioSettings
-from bridge.carriers.twilio.rest import TwilioRest
-from bridge.carriers.twilio.signature import TwilioSignatures
+from bridge.carriers import registry as carrier_registry
+from bridge.carriers.interface import Carrier
 from bridge.config import Config
 from bridge.kallglot.rest import KallglotClient
 from bridge.metrics import Metrics
 from bridge.store.recorder import CallRecords, open_call_records
-from bridge.web import api, health, kallglot_hooks, media, twilio_hooks
-from bridge.web.keys import (
-    CONFIG,
-    OUTBOUND,
-    REGISTRY,
-    SERVICES,
-    SIGNATURES,
-    STORE,
-)
+from bridge.web import api, carrier_hooks, health, kallglot_hooks, media
+from bridge.web.keys import CARRIERS, CONFIG, OUTBOUND, REGISTRY, SERVICES, STORE
 
-MAX_BODY_BYTES = 64 * 1024  # Twilio webhooks are a few KB; nothing legitimate is bigger
+MAX_BODY_BYTES = 64 * 1024  # carrier webhooks are a few KB; nothing legitimate is bigger
 # Sent by a load balancer that tries another instance when one answers 503 (deploy/nginx).
 BALANCER_RETRY_HEADER = "X-Balancer-Retry"
 log = structlog.get_logger(__name__)
 
 
 def create_app(config: Config) -> web.Application:
-    if config.twilio is None:
+    if not config.carriers:
         raise ValueError(
-            "create_app needs Twilio settings (serve starts the carrier simulator when unset)"
+            "create_app needs a carrier account (serve starts a simulated carrier when none is)"
         )
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[offer_new_calls_elsewhere])
     app[CONFIG] = config
-    app[SIGNATURES] = TwilioSignatures(config.twilio.auth_token)
-    app.cleanup_ctx.append(_services(config, config.twilio))
-    app.router.add_post("/twilio/voice", twilio_hooks.voice)
-    app.router.add_post(twilio_hooks.MENU_PATH, twilio_hooks.voice_menu)
-    app.router.add_post("/twilio/status/{call_id}/{role}", twilio_hooks.call_status)
-    app.router.add_get("/twilio/media/{call_id}", media.media_stream)
+    app[CARRIERS] = carriers = carrier_registry.build(config.carriers)
+    app.cleanup_ctx.append(_services(config, carriers))
+    names = "|".join(carriers)  # every configured carrier's webhooks and media streams
+    app.router.add_post(f"/{{carrier:{names}}}/voice", carrier_hooks.voice, name="voice")
+    app.router.add_post(
+        f"/{{carrier:{names}}}/voice/menu", carrier_hooks.voice_menu, name="voice_menu"
+    )
+    app.router.add_post(
+        f"/{{carrier:{names}}}/status/{{call_id}}/{{role}}", carrier_hooks.call_status
+    )
+    app.router.add_get(f"/{{carrier:{names}}}/media/{{call_id}}", media.media_stream)
     app.router.add_post("/v1/calls", api.create_call)
     app.router.add_get("/v1/calls", api.list_calls)
     app.router.add_get("/v1/calls/{call_id}", api.get_call)
@@ -63,7 +60,7 @@ def create_app(config: Config) -> web.Application:
 
 
 def _services(
-    config: Config, twilio: TwilioSettings
+    config: Config, carriers: Mapping[str, Carrier]
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def context(app: web.Application) -> AsyncIterator[None]:
         metrics = Metrics()
@@ -72,7 +69,7 @@ def _services(
             ledger = SessionLedger(kallglot, records, records.instance, metrics)
             records.watch_instances(ledger.adopt)
             try:
-                async with _calls(app, config, twilio, kallglot, records, ledger, metrics):
+                async with _calls(app, config, carriers, kallglot, records, ledger, metrics):
                     yield
             finally:
                 await ledger.close()  # what it could not settle stays in the records
@@ -84,19 +81,18 @@ def _services(
 async def _calls(
     app: web.Application,
     config: Config,
-    twilio: TwilioSettings,
+    carriers: Mapping[str, Carrier],
     kallglot: KallglotClient,
     records: CallRecords,
     sessions: SessionLedger,
     metrics: Metrics,
 ) -> AsyncIterator[None]:
     """The call machinery, which lives inside the call records; at its end every call ends."""
-    rest = TwilioRest(twilio)
     services = CallServices(
         settings=config.bridge,
         kallglot=kallglot,
         kallglot_settings=config.kallglot,
-        control=TwilioCallControl(rest, config.bridge, twilio.caller_id),
+        control=CallControl(carriers, config.bridge),
         sessions=sessions,
         metrics=metrics,
     )
@@ -120,10 +116,11 @@ async def _calls(
         yield
     finally:
         await registry.end_all(EndReason.SHUTDOWN)
-        await rest.close()
+        for carrier in carriers.values():
+            await carrier.control.close()
 
 
-NEW_CALL_PATHS = frozenset({"/twilio/voice", twilio_hooks.MENU_PATH})
+NEW_CALL_ROUTES = frozenset({"voice", "voice_menu"})  # a new call's webhooks (create_app)
 
 
 @web.middleware
@@ -138,17 +135,18 @@ async def offer_new_calls_elsewhere(
     and lands together on the same next instance, while the calls this instance has are served
     to the end. (Only draining, which never reverts: an instance merely full could free a slot
     between two legs of one call and split it.) Without the balancer's header (a lone
-    instance) the handlers answer as they always do, with busy TwiML.
+    instance) the handlers answer as they always do, with the busy message.
     """
     app = request.app
     registry = app[REGISTRY]
     if BALANCER_RETRY_HEADER in request.headers and not registry.accepting():
         call_id = request.match_info.get("call_id")
+        from_carrier = "carrier" in request.match_info
         if call_id is None:
-            refuse = request.path in NEW_CALL_PATHS
+            refuse = request.match_info.route.name in NEW_CALL_ROUTES
         else:
             ours = registry.get(call_id) or app[OUTBOUND].get(call_id)
-            refuse = registry.draining and request.path.startswith("/twilio/") and ours is None
+            refuse = registry.draining and from_carrier and ours is None
         if refuse:
             log.info("new_call_sent_elsewhere", path=request.path, call_id=call_id)
             raise web.HTTPServiceUnavailable(text="this instance takes no new calls\n")

@@ -1,8 +1,9 @@
-"""The carrier's media WebSocket for one leg: authenticate, then shuttle frames to the call.
+"""A carrier's media WebSocket for one leg: authenticate, then shuttle frames to the call.
 
-Authentication is two-fold. Before the upgrade, Twilio's signature over the public `wss://` URL
-proves the connection comes from Twilio (anything else gets a plain 403, which Twilio logs as
-31920). After `start`, the ticket in its custom parameters proves the stream belongs to a call
+Mounted once per configured carrier (`/{carrier}/media/{call_id}`). Authentication is two-fold.
+Before the upgrade, the carrier's own proof (Twilio: its signature over the public `wss://` URL)
+says the connection comes from the carrier (anything else gets a plain 403). After `start`, the
+ticket it carries proves the stream belongs to a call
 this bridge set up, for exactly this path's call id, and it is good for this one stream
 (bridge/calls/admission.py); otherwise the socket is closed with 1008 and the refusal logged
 and counted. A new call that finds the bridge full is told so (the busy message, or the fallback
@@ -27,15 +28,21 @@ from bridge.calls.connection import LegConnection
 from bridge.calls.model import EndReason, Role
 from bridge.calls.refusals import CallLimitReached, StreamRefused
 from bridge.calls.tickets import Ticket, TicketError, verify
-from bridge.carriers.base import Dtmf, MarkPlayed, Media, ProtocolViolation, Started, Stopped
-from bridge.carriers.twilio import TwilioMediaStream
-from bridge.carriers.twilio.rest import CarrierError
-from bridge.carriers.twilio.signature import SIGNATURE_HEADER, public_ws_url
+from bridge.carriers.base import (
+    Dtmf,
+    MarkPlayed,
+    Media,
+    MediaStreamProtocol,
+    ProtocolViolation,
+    Started,
+    Stopped,
+)
+from bridge.carriers.interface import Carrier, CarrierError
 from bridge.log import describe
-from bridge.web.keys import CONFIG, OUTBOUND, REGISTRY, SERVICES, SIGNATURES, STORE
+from bridge.web.keys import CARRIERS, CONFIG, OUTBOUND, REGISTRY, SERVICES, STORE
 
 log = structlog.get_logger(__name__)
-MAX_MESSAGE_BYTES = 64 * 1024  # Twilio's frames are ~300 bytes; this leaves room for odd peers
+MAX_MESSAGE_BYTES = 64 * 1024  # carriers' frames are ~300 bytes; this leaves room for odd peers
 CLOSE_TIMEOUT_S = 2.0  # a peer that ignores our close frame must not hold up a call's teardown
 POLICY_VIOLATION = 1008
 TRY_AGAIN_LATER = 1013
@@ -45,21 +52,16 @@ async def media_stream(request: web.Request) -> web.StreamResponse:
     app = request.app
     settings = app[CONFIG].bridge
     call_id = request.match_info["call_id"]
-    url = public_ws_url(settings.public_url, request.path)
-    if not app[SIGNATURES].validate_upgrade(url, request.headers.get(SIGNATURE_HEADER)):
-        log.warning(
-            "media_upgrade_rejected",
-            call_id=call_id,
-            reason="bad X-Twilio-Signature",
-            signed_url=url,
-        )
-        app[SERVICES].metrics.webhook_rejections.labels("twilio_media_upgrade").inc()
-        raise web.HTTPForbidden(text="X-Twilio-Signature does not match this stream URL\n")
+    carrier = app[CARRIERS][request.match_info["carrier"]]
+    metrics = app[SERVICES].metrics
+    refusal = carrier.upgrade_refusal(request, settings.public_url)
+    if refusal is not None:
+        metrics.webhook_rejections.labels(f"{carrier.name}_media_upgrade").inc()
+        raise web.HTTPForbidden(text=refusal + "\n")
 
     ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, timeout=CLOSE_TIMEOUT_S)
     await ws.prepare(request)
-    protocol = TwilioMediaStream()
-    metrics = app[SERVICES].metrics
+    protocol = carrier.media_stream()
     try:
         started = await _wait_for_start(ws, protocol, settings.start_timeout_s)
         started_at = time.monotonic()  # media is timed from here (see InboundLimit)
@@ -74,7 +76,7 @@ async def media_stream(request: web.Request) -> web.StreamResponse:
             exc.reason if isinstance(exc, ProtocolViolation) else str(exc) or "no start in time"
         )
         log.warning("media_stream_refused", call_id=call_id, reason=reason)
-        metrics.webhook_rejections.labels("twilio_media_ticket").inc()
+        metrics.webhook_rejections.labels(f"{carrier.name}_media_ticket").inc()
         metrics.media_refusals.labels("bad_start").inc()
         await ws.close(code=POLICY_VIOLATION, message=reason[:120].encode())
         return ws
@@ -83,20 +85,27 @@ async def media_stream(request: web.Request) -> web.StreamResponse:
             app[REGISTRY],
             app[STORE],
             ticket,
+            carrier=carrier.name,
             stream_id=started.stream_id,
             carrier_call_id=started.call_id,
         )
     except StreamRefused as exc:
-        await _refuse(app, ws, ticket, started, exc)
+        await _refuse(app, ws, carrier, ticket, started, exc)
         return ws
     app[OUTBOUND].pop(call_id)  # an outbound dial is now a live call
+
+    async def send(frame: str | bytes) -> None:
+        if isinstance(frame, str):
+            await ws.send_str(frame)
+        else:
+            await ws.send_bytes(frame)
 
     async def close(code: int, message: str) -> None:
         await ws.close(code=code, message=message.encode()[:120])
 
     connection = LegConnection(
         protocol,
-        ws.send_str,
+        send,
         close,
         PlayoutBuffer(
             protocol.media_format,
@@ -107,11 +116,12 @@ async def media_stream(request: web.Request) -> web.StreamResponse:
         ),
         stream_id=started.stream_id,
         carrier_call_id=started.call_id,
+        carrier=carrier.name,
     )
     try:
         await call.attach(ticket.role, connection)
     except StreamRefused as exc:
-        await _refuse(app, ws, ticket, started, exc)
+        await _refuse(app, ws, carrier, ticket, started, exc)
         return ws
     reason = "connection lost"
     try:
@@ -124,6 +134,7 @@ async def media_stream(request: web.Request) -> web.StreamResponse:
 async def _refuse(
     app: web.Application,
     ws: web.WebSocketResponse,
+    carrier: Carrier,
     ticket: Ticket,
     started: Started,
     refusal: StreamRefused,
@@ -138,19 +149,24 @@ async def _refuse(
         await ws.close(code=POLICY_VIOLATION, message=refusal.reason[:120].encode())
         return
     try:
-        await services.control.turn_away(started.call_id)
+        await services.control.turn_away(carrier.name, started.call_id)
     except CarrierError as exc:
         bound.warning("turn_away_failed", error=describe(exc))
         services.metrics.carrier_errors.labels("turn_away").inc()
     summary = refusal_summary(
-        ticket, EndReason.BRIDGE_FULL, refusal.reason, started.call_id, services.clock()
+        ticket,
+        EndReason.BRIDGE_FULL,
+        refusal.reason,
+        carrier.name,
+        started.call_id,
+        services.clock(),
     )
     app[REGISTRY].remember(summary)
     await ws.close(code=TRY_AGAIN_LATER, message=b"bridge at capacity")
 
 
 async def _wait_for_start(
-    ws: web.WebSocketResponse, protocol: TwilioMediaStream, timeout_s: float
+    ws: web.WebSocketResponse, protocol: MediaStreamProtocol, timeout_s: float
 ) -> Started:
     async with asyncio.timeout(timeout_s):
         async for msg in ws:
@@ -172,7 +188,7 @@ def _refused_by_aiohttp(msg: WSMessage) -> None:
 
 async def _pump(
     ws: web.WebSocketResponse,
-    protocol: TwilioMediaStream,
+    protocol: MediaStreamProtocol,
     call: Call,
     role: Role,
     connection: LegConnection,

@@ -1,8 +1,9 @@
 """`python -m bridge serve`: run the bridge until SIGTERM/SIGINT, then drain and exit 0.
 
 Without KALLGLOT_API_KEY the built-in Kallglot simulator starts beside the bridge, and without
-Twilio credentials a simulated carrier does: both say so loudly, because a bridge that quietly
-"translates" against a simulator in production would be worse than one that refuses to start.
+a carrier account a simulated carrier does (bridge/sim/dev.py): both say so loudly, because a
+bridge that quietly "translates" against a simulator in production would be worse than one that
+refuses to start.
 
 It listens through `bridge.web.listener`, which bounds how long a connection may take to send
 its first request head and how many may wait for one, so it can face the internet directly.
@@ -12,28 +13,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import os
 import signal
 import sys
 from contextlib import AsyncExitStack
-from pathlib import Path
 
 import structlog
 from aiohttp import web
 
 from bridge.calls.model import EndReason
-from bridge.carriers.twilio.config import TwilioSettings
 from bridge.config import Config
 from bridge.log import configure_logging, describe
 from bridge.settings import ConfigError
+from bridge.sim.dev import with_simulators
 from bridge.web.app import create_app
 from bridge.web.keys import REGISTRY, SERVICES
 from bridge.web.listener import app_runner, listen
 
 log = structlog.get_logger(__name__)
-DEV_CALLER_ID = "+15550100000"
-AGENT_SPEECH = Path(__file__).resolve().parents[2] / "tests" / "data" / "agent_en.wav"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def serve(config: Config) -> int:
     async with AsyncExitStack() as stack:
-        config = await _with_simulators(config, stack)
+        config = await with_simulators(config, stack)
         if config.bridge.secret_is_ephemeral:
             log.warning(
                 "BRIDGE_SECRET is not set: call tickets are signed with a random per-process "
@@ -116,49 +113,3 @@ async def _until_signalled() -> None:
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
-
-
-async def _with_simulators(config: Config, stack: AsyncExitStack) -> Config:
-    if config.kallglot.api_key is None:
-        from bridge.sim.kallglot import KallglotSimulator
-
-        simulator = KallglotSimulator(keep_audio=False)  # a long dev run must not hoard audio
-        runner = web.AppRunner(simulator.app())
-        await runner.setup()
-        stack.push_async_callback(runner.cleanup)
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        url = f"http://127.0.0.1:{runner.addresses[0][1]}/v1"
-        config = dataclasses.replace(
-            config,
-            kallglot=dataclasses.replace(config.kallglot, api_url=url, api_key=simulator.api_key),
-        )
-        log.warning(
-            "KALLGLOT_API_KEY is not set: using the built-in Kallglot SIMULATOR, which echoes "
-            "speech instead of translating it. Set KALLGLOT_API_KEY for real translation.",
-            simulator_url=url,
-        )
-    if config.twilio is None:
-        from bridge.audio.wav import parse_wav
-        from bridge.sim.carrier import CarrierSimulator
-        from bridge.sim.softphone import Phone
-
-        speech = parse_wav(AGENT_SPEECH.read_bytes())[1] if AGENT_SPEECH.exists() else b""
-        carrier = CarrierSimulator(default_phone=Phone(ring_s=1.0, audio=speech))
-        api_url = await carrier.start()
-        stack.push_async_callback(carrier.close)
-        twilio = TwilioSettings(carrier.account_sid, carrier.auth_token, DEV_CALLER_ID, api_url)
-        config = dataclasses.replace(config, twilio=twilio)
-        log.warning(
-            "Twilio credentials are not set: the bridge dials through a SIMULATED carrier where "
-            "every number answers (the command to place a test call is on stdout).",
-            carrier_api_url=api_url,
-        )
-        # Instructions for the person at the terminal, not a log line: logs carry no credentials.
-        print(
-            "Place a test call with:\n  .venv/bin/python -m bridge call --bridge "
-            f"http://127.0.0.1:{config.bridge.port} --account-sid {carrier.account_sid} "
-            f"--auth-token {carrier.auth_token} --to +15550100001 --audio tests/data/customer_de.wav",
-            flush=True,
-        )
-    return config

@@ -16,8 +16,10 @@ FRAME = 160  # 20 ms of 8 kHz mu-law
 class Messages:
     """A carrier whose messages are easy to read back: ("media", bytes), ("mark", name), ..."""
 
-    def __init__(self, max_frames: int) -> None:
+    def __init__(self, max_frames: int, marks: bool = True, clear: bool = True) -> None:
         self.max_frames = max_frames
+        self.supports_marks = marks
+        self.supports_clear = clear
 
     @property
     def media_format(self) -> AudioFormat:
@@ -42,7 +44,8 @@ class Carrier:
         self.sent: list[tuple[str, bytes | str]] = []
         self.changed = asyncio.Event()
 
-    async def send(self, text: str) -> None:
+    async def send(self, text: str | bytes) -> None:
+        assert isinstance(text, str)
         kind, _, rest = text.partition(" ")
         self.sent.append((kind, bytes.fromhex(rest) if kind == "media" else rest))
         self.changed.set()
@@ -61,10 +64,12 @@ class Carrier:
         return [data for kind, data in self.sent if kind == "media"]  # type: ignore[misc]
 
 
-def connection(max_frames: int, carrier: Carrier, **buffer: int) -> LegConnection:
+def connection(
+    max_frames: int, carrier: Carrier, messages: Messages | None = None, **buffer: int
+) -> LegConnection:
     playout = PlayoutBuffer(MULAW_8K, **({"lead_ms": 200, "prebuffer_ms": 0} | buffer))
     conn = LegConnection(
-        Messages(max_frames),
+        messages or Messages(max_frames),
         carrier.send,
         carrier.close,
         playout,
@@ -143,4 +148,28 @@ async def test_clear_goes_out_before_later_audio_and_drops_what_was_queued() -> 
     assert kinds.count("clear") == 1
     after = carrier.sent[kinds.index("clear") + 1 :]
     assert b"".join(d for k, d in after if k == "media") == audio(3, first=200)  # type: ignore[misc]
+    assert b"".join(carrier.media()) == audio(11) + audio(3, first=200)
+
+
+async def test_a_carrier_without_marks_gets_none_and_what_was_sent_counts_as_heard() -> None:
+    carrier = Carrier()
+    conn = connection(25, carrier, Messages(25, marks=False), mark_every_ms=100)
+    conn.play(MULAW_8K, audio(8))
+    await carrier.until(8)
+    await conn.close()
+    assert [kind for kind, _ in carrier.sent] == ["media"]
+    assert conn.buffer.stats.frames_heard == 8
+
+
+async def test_a_carrier_without_clear_gets_none_and_only_the_queue_here_is_dropped() -> None:
+    carrier = Carrier()
+    conn = connection(25, carrier, Messages(25, clear=False))
+    conn.play(MULAW_8K, audio(50))
+    await carrier.until(11)
+    conn.clear()
+    conn.play(MULAW_8K, audio(3, first=200))
+    await carrier.until(14)
+    await conn.stop(clear=True)
+    await conn.close()
+    assert "clear" not in [kind for kind, _ in carrier.sent]
     assert b"".join(carrier.media()) == audio(11) + audio(3, first=200)

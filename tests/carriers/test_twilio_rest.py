@@ -14,7 +14,7 @@ from twilio.rest import Client
 
 from bridge.carriers.twilio import SIGNATURE_HEADER, TwilioSignatures
 from bridge.carriers.twilio.config import TwilioSettings
-from bridge.carriers.twilio.rest import CarrierError, TwilioRest
+from bridge.carriers.twilio.rest import CarrierError, TwilioRest, call_not_found
 from bridge.carriers.twilio.twiml import Speech, say_hangup_twiml
 from bridge.sim.carrier import CarrierSimulator, Phone
 
@@ -114,7 +114,7 @@ async def test_hangup_of_an_ended_call_is_success(sim: CarrierSimulator, rest: T
         await rest.hangup(sid)  # 404 / 20404 from the simulator: already ended
         with pytest.raises(CarrierError) as caught:
             await rest.update_twiml(sid, say_hangup_twiml(Speech("Too late")))
-    assert caught.value.call_not_found
+    assert call_not_found(caught.value)
     assert caught.value.code == 20404
     assert [s.text for s in sim.calls[sid].said] == ["Bye"]
 
@@ -177,7 +177,7 @@ async def test_twilio_errors_become_carrier_errors(sim: CarrierSimulator, rest: 
         await rest.create_call(AGENT, CALLER_ID, "<Response><Say>", "http://x/s")
     with pytest.raises(CarrierError) as missing:
         await rest.update_twiml("CA" + "0" * 32, WAIT)
-    assert missing.value.call_not_found
+    assert call_not_found(missing.value)
     await rest.hangup("CA" + "0" * 32)  # never existed: same answer as already ended
 
 

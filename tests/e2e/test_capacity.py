@@ -8,11 +8,12 @@ import asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from bridge.calls.control import stream_target
 from bridge.calls.model import Direction, EndReason, Mode, Role
 from bridge.calls.outbound import new_call_id
 from bridge.calls.plan import CallPlan
 from bridge.calls.settings import DEFAULT_BUSY_MESSAGE
-from bridge.calls.twilio_control import stream_twiml
+from bridge.carriers.twilio.twiml import connect_stream_twiml
 from bridge.store.query import CallQuery
 from bridge.store.records import CallRecord
 from bridge.web.keys import CONFIG, REGISTRY, STORE
@@ -121,9 +122,12 @@ async def _another_instance(stack: Stack, aiohttp_server: object) -> TestServer:
             agent_language="en",
             agent=None,
             customer=None,
+            customer_carrier="twilio",
+            agent_carrier="twilio",
             route=settings.routes.lookup(SOLO),
         )
-        twiml = stream_twiml(settings, plan, Role.CUSTOMER, 60, None, str(form["CallSid"]))
+        target = stream_target(settings, plan, Role.CUSTOMER, 60, str(form["CallSid"]))
+        twiml = connect_stream_twiml(target.url, target.parameters)
         return web.Response(text=twiml, content_type="text/xml")
 
     app = web.Application()

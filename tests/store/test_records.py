@@ -27,6 +27,7 @@ SUMMARY = {
     "error": None,
     "legs": {
         "customer": {
+            "carrier": "twilio",
             "carrier_call_id": "CAc",
             "stream_id": "MZc",
             "streams": 1,
@@ -41,7 +42,7 @@ SUMMARY = {
 
 
 def test_a_call_summary_becomes_a_record_with_audio_in_seconds() -> None:
-    record = CallRecord.from_summary(SUMMARY, route="+15550100001", instance="a", carrier="twilio")
+    record = CallRecord.from_summary(SUMMARY, route="+15550100001", instance="a")
     assert record.legs == (LegRecord("customer", "twilio", "CAc", "MZc", 1, 10.0, 9.6, 3),)
     assert record.route == "+15550100001"
     assert record.instance == "a"
@@ -59,9 +60,9 @@ def test_an_outbound_dial_summary_becomes_a_dialing_record() -> None:
         "direction": "outbound",
         "mode": "bidirectional_translation",
         "created_at": T0,
-        "legs": {"agent": {"carrier_call_id": "CAa"}},
+        "legs": {"agent": {"carrier": "twilio", "carrier_call_id": "CAa"}},
     }
-    record = CallRecord.from_summary(dial, route=None, instance="a", carrier="twilio")
+    record = CallRecord.from_summary(dial, route=None, instance="a")
     assert record.rank == 0
     assert record.legs == (LegRecord("agent", "twilio", "CAa"),)
 

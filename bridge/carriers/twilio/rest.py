@@ -19,7 +19,10 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
+from bridge.carriers.interface import CarrierError
 from bridge.carriers.twilio.config import DEFAULT_API_URL, TwilioSettings
+
+__all__ = ["CarrierError", "TwilioRest"]
 
 log = structlog.get_logger(__name__)
 
@@ -28,17 +31,8 @@ CALL_STATE_INVALID = 21220  # "Invalid call state": e.g. Status=completed on a c
 DEFAULT_STATUS_EVENTS = ("initiated", "ringing", "answered", "completed")
 
 
-class CarrierError(Exception):
-    """A REST request failed; `status`/`code` are Twilio's HTTP status and error code (if any)."""
-
-    def __init__(self, message: str, status: int | None = None, code: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-
-    @property
-    def call_not_found(self) -> bool:
-        return self.status == 404 or self.code == CALL_NOT_FOUND
+def call_not_found(error: CarrierError) -> bool:
+    return error.status == 404 or error.code == CALL_NOT_FOUND
 
 
 class _ApiHostHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]  # twilio ships no types
@@ -129,7 +123,7 @@ class TwilioRest:
                     raise
                 await self._update(call_sid, "cancel", status="canceled")
         except CarrierError as error:
-            if not error.call_not_found:
+            if not call_not_found(error):
                 raise
             log.debug("twilio_hangup_call_already_ended", call_sid=call_sid)
 

@@ -9,12 +9,13 @@ webhook and WebSocket URLs are rebuilt from the configured public base (carriers
 from __future__ import annotations
 
 from collections.abc import Mapping
-from urllib.parse import urlsplit, urlunsplit
 
 from twilio.request_validator import RequestValidator
 
+from bridge.urls import public_http_url, public_ws_url
+
+__all__ = ["SIGNATURE_HEADER", "TwilioSignatures", "public_http_url", "public_ws_url"]
 SIGNATURE_HEADER = "X-Twilio-Signature"
-_WS_SCHEMES = {"https": "wss", "http": "ws"}
 
 
 class TwilioSignatures:
@@ -53,19 +54,3 @@ class TwilioSignatures:
             return False
         candidates = [url] if url.endswith("/") else [url, url + "/"]
         return any(self.validate_webhook(candidate, {}, signature) for candidate in candidates)
-
-
-def public_http_url(base: str, path_qs: str) -> str:
-    """`https://bridge.example.com` + `/twilio/voice?x=1`, as Twilio requested it."""
-    if not path_qs.startswith("/"):
-        raise ValueError(f"path must start with '/': {path_qs!r}")
-    return base.rstrip("/") + path_qs
-
-
-def public_ws_url(base: str, path: str) -> str:
-    """The media WebSocket URL Twilio connects to: the public base with https→wss, http→ws."""
-    parts = urlsplit(public_http_url(base, path))
-    scheme = _WS_SCHEMES.get(parts.scheme)
-    if scheme is None:
-        raise ValueError(f"public base URL must be http(s), got {parts.scheme!r}")
-    return urlunsplit(parts._replace(scheme=scheme))

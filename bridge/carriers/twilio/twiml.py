@@ -7,18 +7,26 @@ a caller-supplied greeting would otherwise break Twilio's parse, carriers.md §9
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 from twilio.twiml.voice_response import Connect, Gather, VoiceResponse
 
+from bridge.carriers.interface import (
+    Answer,
+    AskForDigit,
+    ConnectStream,
+    SayAndHangUp,
+    Speech,
+    Transfer,
+)
 
-@dataclass(frozen=True, slots=True)
-class Speech:
-    """Text Twilio reads with `<Say>`; `language` like `de-DE`, `voice` like `Polly.Vicki`."""
-
-    text: str
-    language: str | None = None
-    voice: str | None = None
+__all__ = [
+    "Speech",
+    "answer_twiml",
+    "connect_stream_twiml",
+    "language_menu_twiml",
+    "say_hangup_twiml",
+    "transfer_twiml",
+]
 
 
 def _say(parent: VoiceResponse | Gather, speech: Speech) -> None:
@@ -88,3 +96,24 @@ def language_menu_twiml(
             _say(response, part)
         response.hangup()
     return str(response)
+
+
+def transfer_twiml(number: str) -> str:
+    response = VoiceResponse()
+    response.dial(number)
+    return str(response)
+
+
+def answer_twiml(answer: Answer) -> str:
+    """The TwiML that does `answer`."""
+    if isinstance(answer, ConnectStream):
+        target = answer.target
+        return connect_stream_twiml(target.url, target.parameters, answer.greeting)
+    if isinstance(answer, AskForDigit):
+        return language_menu_twiml(
+            [answer.prompt], answer.action_url, no_input_url=answer.action_url
+        )
+    if isinstance(answer, SayAndHangUp):
+        return say_hangup_twiml(*answer.speech)
+    assert isinstance(answer, Transfer)
+    return transfer_twiml(answer.number)
