@@ -142,7 +142,7 @@ async def demo(out: Path, delay: float, port: int) -> dict[str, Any]:
         "duration_s": round(duration, 2),
         "translation_delay_s": delay,
         "legs": {"customer": _leg(turns[0], turns[1]), "agent": _leg(turns[1], turns[0])},
-        "bridge": call.summary()["legs"],
+        "bridge": {role: leg.to_json() for role, leg in call.summary().legs.items()},
         "metrics": [line for line in metrics.splitlines() if line.startswith(SHOWN_METRICS)],
         "out": str(out),
     }

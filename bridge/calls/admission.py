@@ -12,12 +12,13 @@ another caller's call is never attached (and so can never hang that caller up).
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
 from bridge.calls.call import Call
-from bridge.calls.model import EndReason
+from bridge.calls.model import CallState, Direction, EndReason
 from bridge.calls.refusals import CarrierCallMismatch, TicketUsed
 from bridge.calls.registry import CallRegistry
+from bridge.calls.summary import CallSummary, LegSummary
 from bridge.calls.tickets import Ticket
 
 
@@ -59,20 +60,19 @@ async def admit(
 
 def refusal_summary(
     ticket: Ticket, reason: EndReason, detail: str, carrier: str, carrier_call_id: str, at: float
-) -> dict[str, Any]:
-    """The record of a call that ended at its first stream (the shape of `Call.summary()`)."""
-    return {
-        "call_id": ticket.call_id,
-        "state": "ended",
-        "direction": ticket.direction.value,
-        "mode": ticket.mode.value,
-        "customer_language": ticket.customer_language,
-        "agent_language": ticket.agent_language,
-        "session_id": None,
-        "created_at": at,
-        "answered_at": None,
-        "ended_at": at,
-        "end_reason": reason.value,
-        "error": detail,
-        "legs": {ticket.role.value: {"carrier": carrier, "carrier_call_id": carrier_call_id}},
-    }
+) -> CallSummary:
+    """The record of a call that ended at its first stream."""
+    return CallSummary(
+        call_id=ticket.call_id,
+        state=CallState.ENDED.value,
+        direction=ticket.direction.value,
+        mode=ticket.mode.value,
+        created_at=at,
+        customer_language=ticket.customer_language,
+        agent_language=ticket.agent_language,
+        ended_at=at,
+        end_reason=reason.value,
+        error=detail,
+        legs={ticket.role.value: LegSummary(carrier, carrier_call_id)},
+        route=ticket.route if ticket.direction is Direction.INBOUND else None,
+    )

@@ -2,8 +2,11 @@
 
 Audio in from a leg goes to Kallglot tagged with the leg's role; translated audio comes back
 and is played to the party it is for. Whatever ends the call first (a hang-up, a status
-callback, the API, Kallglot), `end()` runs exactly once and always leaves nothing behind: the
-other leg hung up, the Kallglot session ended (so it stops billing), every task finished.
+callback, the API, Kallglot), the teardown runs exactly once and always leaves nothing behind:
+the other leg hung up, the Kallglot session ended (so it stops billing), every task finished.
+
+What happens when is decided by the pure `Lifecycle` (bridge/calls/lifecycle.py); this class
+feeds it events and carries out the commands it returns: tasks, sockets, carriers, Kallglot.
 """
 
 from __future__ import annotations
@@ -19,10 +22,22 @@ from bridge.audio.converter import Converter
 from bridge.calls.connection import LegConnection
 from bridge.calls.kallglot_link import KallglotLink
 from bridge.calls.leg import Leg
+from bridge.calls.lifecycle import (
+    Activate,
+    Command,
+    Dial,
+    Finished,
+    Lifecycle,
+    ReportProgress,
+    StartKallglot,
+    Teardown,
+    WatchAnswer,
+)
 from bridge.calls.model import CallState, EndReason, Mode, Role
 from bridge.calls.plan import CallPlan
 from bridge.calls.refusals import CarrierCallMismatch, TicketUsed
 from bridge.calls.services import CallServices
+from bridge.calls.summary import CallSummary
 from bridge.carriers.interface import CallStatus, CarrierError
 from bridge.kallglot.events import AudioOutput, Transcript
 from bridge.kallglot.models import Session
@@ -54,7 +69,8 @@ class Call:
         is live, and when it goes live; `on_ended` once, when it has ended."""
         self.plan = plan
         self.id = plan.call_id
-        self.state = CallState.RINGING
+        to_dial = tuple(role for role in plan.roles if plan.dial_target(role) is not None)
+        self.lifecycle = Lifecycle(plan.roles, to_dial)
         self.legs: dict[Role, Leg] = {}
         self.transcript: list[TranscriptLine] = []
         self.created_at = services.clock()
@@ -75,6 +91,10 @@ class Call:
         self._detaching: set[asyncio.Task[None]] = set()
         self._log = structlog.get_logger(__name__).bind(call_id=self.id)
         self.kallglot = KallglotLink(plan, services, self._log)
+
+    @property
+    def state(self) -> CallState:
+        return self.lifecycle.state
 
     @property
     def session(self) -> Session | None:
@@ -98,7 +118,7 @@ class Call:
         """A media stream for `role` started. Raises StreamRefused when it cannot be that leg's:
         the leg has a stream already, or the call dialled another carrier call for it."""
         expected = await self.carrier_call_for(role)
-        if self.state in (CallState.ENDING, CallState.ENDED):
+        if self.lifecycle.over:
             await connection.close(1000, "call has ended")
             return
         leg = self.legs.setdefault(role, Leg(role))
@@ -120,14 +140,7 @@ class Call:
             stream_id=connection.stream_id,
             carrier_call_id=connection.carrier_call_id,
         )
-        if not self.kallglot.started:
-            self.state = CallState.BRIDGING
-            self.kallglot.start(self)
-        for other in self.plan.roles:
-            if other not in self.legs and self.plan.dial_target(other) is not None:
-                self.legs[other] = Leg(other, carrier=self.plan.carrier(other))
-                self._dials[other] = self._spawn(self._dial(other), f"dial-{other}")
-        self._maybe_activate()
+        self._carry_out(self.lifecycle.leg_attached(role))
 
     def detach(self, role: Role, connection: LegConnection, reason: str) -> Awaitable[None]:
         """A leg's media socket ended: the party is gone.
@@ -148,7 +161,8 @@ class Call:
             return
         leg.gone = True
         self._log.info("leg_gone", leg=role.value, reason=reason)
-        await self.end(EndReason.hangup_by(role))
+        self._carry_out(self.lifecycle.hung_up(role))
+        await self.ended()
 
     def carrier_status(
         self, role: Role, carrier_call_id: str, status: CallStatus, raw: str
@@ -161,12 +175,11 @@ class Call:
             return
         if status is CallStatus.ANSWERED:
             leg.answered_at = leg.answered_at or self._services.clock()
-        elif status.unanswered and leg.connection is None:
-            leg.gone = True
-            self.request_end(EndReason.unavailable(role), apologize=(role.other,), detail=raw)
         elif status.over:
             leg.gone = True
-            self.request_end(EndReason.hangup_by(role), detail=raw)
+            unanswered = status.unanswered and leg.connection is None
+            life = self.lifecycle
+            self._carry_out(life.unanswered(role, raw) if unanswered else life.hung_up(role, raw))
 
     # -- audio --------------------------------------------------------------------------------
 
@@ -211,9 +224,7 @@ class Call:
         if self.session is not None:
             self._log = self._log.bind(session_id=self.session.id)
             self.session_opened.set()
-        self._maybe_activate()
-        if self.state is CallState.BRIDGING:  # still waiting for a leg
-            self._on_progress(self)
+        self._carry_out(self.lifecycle.kallglot_is_ready())
 
     def kallglot_output(self, output: AudioOutput) -> None:
         self._route_output(output)
@@ -230,28 +241,42 @@ class Call:
             )
 
     def kallglot_gone(self, reason: EndReason, detail: str | None, apologize: bool) -> None:
-        self.request_end(reason, apologize=self.plan.roles if apologize else (), detail=detail)
+        self._carry_out(self.lifecycle.kallglot_gone(reason, detail, apologize))
 
-    def _maybe_activate(self) -> None:
-        if self.state is not CallState.BRIDGING or self.stream is None:
-            return
-        if any(self._connection(role) is None for role in self.plan.roles):
-            return
+    # -- carrying out the lifecycle's commands -------------------------------------------------
+
+    def _carry_out(self, commands: list[Command]) -> None:
+        for command in commands:
+            if isinstance(command, StartKallglot):
+                self.kallglot.start(self)
+            elif isinstance(command, Dial):
+                role = command.role
+                self.legs[role] = Leg(role, carrier=self.plan.carrier(role))
+                self._dials[role] = self._spawn(self._dial(role), f"dial-{role}")
+            elif isinstance(command, WatchAnswer):
+                self._spawn(self._answer_watchdog(command.role), f"watchdog-{command.role}")
+            elif isinstance(command, Activate):
+                self._activate()
+            elif isinstance(command, ReportProgress):
+                self._on_progress(self)
+            elif isinstance(command, Teardown):
+                self._ending = asyncio.create_task(self._teardown(command), name=f"end-{self.id}")
+            elif isinstance(command, Finished):
+                self._finish(command.reason)
+
+    def _activate(self) -> None:
+        stream = self.stream
+        assert stream is not None
         for role in self.plan.roles:
             leg = self.legs[role]
             connection = leg.connection
             assert connection is not None
-            leg.to_kallglot = Converter(connection.messages.media_format, self.stream.input_format)
-        self.state = CallState.ACTIVE
+            leg.to_kallglot = Converter(connection.messages.media_format, stream.input_format)
         self.answered_at = self._services.clock()
         self._services.metrics.calls_started.labels(self.plan.direction.value).inc()
         self._log.info("call_active", legs=[r.value for r in self.plan.roles])
         self._on_progress(self)
         self.activated.set()
-
-    def _connection(self, role: Role) -> LegConnection | None:
-        leg = self.legs.get(role)
-        return leg.connection if leg is not None else None
 
     # -- dialling -----------------------------------------------------------------------------
 
@@ -261,21 +286,19 @@ class Call:
         except CarrierError as exc:
             self._log.warning("dial_failed", leg=role.value, error=str(exc))
             self._services.metrics.carrier_errors.labels("dial").inc()
-            self.request_end(EndReason.unavailable(role), apologize=(role.other,), detail=str(exc))
+            self._carry_out(self.lifecycle.dial_failed(role, str(exc)))
             return
         leg = self.legs[role]
-        leg.carrier, leg.carrier_call_id = self.plan.carrier(role), carrier_call_id
+        leg.carrier_call_id = carrier_call_id
         self._log.info(
             "leg_dialled", leg=role.value, carrier=leg.carrier, carrier_call_id=carrier_call_id
         )
-        if self.state is CallState.BRIDGING:
-            self._spawn(self._answer_watchdog(role), f"watchdog-{role}")
+        self._carry_out(self.lifecycle.dialled(role))
 
     async def _answer_watchdog(self, role: Role) -> None:
         """A lost status callback must not leave the first party waiting forever."""
         await asyncio.sleep(self._services.settings.ring_timeout_s + ANSWER_GRACE_S)
-        if self.legs[role].connection is None:
-            self.request_end(EndReason.unavailable(role), apologize=(role.other,), detail="timeout")
+        self._carry_out(self.lifecycle.unanswered(role, "timeout"))
 
     # -- ending -------------------------------------------------------------------------------
 
@@ -283,10 +306,8 @@ class Call:
         self, reason: EndReason, *, apologize: Iterable[Role] = (), detail: str | None = None
     ) -> asyncio.Task[None]:
         """Starts the one teardown (later requests join it); safe from inside the call's tasks."""
-        if self._ending is None:
-            self._ending = asyncio.create_task(
-                self._teardown(reason, tuple(apologize), detail), name=f"end-{self.id}"
-            )
+        self._carry_out(self.lifecycle.end(reason, tuple(apologize), detail))
+        assert self._ending is not None
         return self._ending
 
     async def end(
@@ -294,10 +315,8 @@ class Call:
     ) -> None:
         await asyncio.shield(self.request_end(reason, apologize=apologize, detail=detail))
 
-    async def _teardown(
-        self, reason: EndReason, apologize: tuple[Role, ...], detail: str | None
-    ) -> None:
-        self.state = CallState.ENDING
+    async def _teardown(self, how: Teardown) -> None:
+        reason, apologize, detail = how.reason, how.apologize, how.detail
         self.end_reason, self.error = reason, detail
         self._log.info("call_ending", reason=reason.value, detail=detail)
         # A dial or session create already sent may have created something billable: let those
@@ -308,9 +327,11 @@ class Call:
         await self._release_carrier(apologize)
         await self.kallglot.release()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        self.state = CallState.ENDED
+        self._carry_out(self.lifecycle.torn_down())
+
+    def _finish(self, reason: EndReason) -> None:
         self.ended_at = self._services.clock()
-        self._log.info("call_summary", **self.summary())
+        self._log.info("call_summary", **self.summary().to_json(self.ended_at))
         self._services.metrics.call_ended(reason.value, self.leg_samples())
         self._ended.set()
         self._on_ended(self)
@@ -358,21 +379,20 @@ class Call:
         """Returns once the call has ended (for whatever reason, whenever that is)."""
         await self._ended.wait()
 
-    def summary(self) -> dict[str, Any]:
-        now = self.ended_at or self._services.clock()
-        return {
-            "call_id": self.id,
-            "state": self.state.value,
-            "direction": self.plan.direction.value,
-            "mode": self.plan.mode.value,
-            "customer_language": self.plan.customer_language,
-            "agent_language": self.plan.agent_language,
-            "session_id": self.session.id if self.session else None,
-            "created_at": self.created_at,
-            "answered_at": self.answered_at,
-            "ended_at": self.ended_at,
-            "duration_s": round(now - self.created_at, 3),
-            "end_reason": self.end_reason.value if self.end_reason else None,
-            "error": self.error,
-            "legs": {role.value: leg.summary() for role, leg in self.legs.items()},
-        }
+    def summary(self) -> CallSummary:
+        return CallSummary(
+            call_id=self.id,
+            state=self.state.value,
+            direction=self.plan.direction.value,
+            mode=self.plan.mode.value,
+            created_at=self.created_at,
+            customer_language=self.plan.customer_language,
+            agent_language=self.plan.agent_language,
+            session_id=self.session.id if self.session else None,
+            answered_at=self.answered_at,
+            ended_at=self.ended_at,
+            end_reason=self.end_reason.value if self.end_reason else None,
+            error=self.error,
+            legs={role.value: leg.summary() for role, leg in self.legs.items()},
+            route=self.plan.route.number if self.plan.route else None,
+        )

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from bridge.audio.converter import Converter
 from bridge.calls.connection import LegConnection
 from bridge.calls.model import Role
+from bridge.calls.summary import LegSummary
 from bridge.metrics import LegSample
 
 
@@ -36,17 +36,19 @@ class Leg:
             queued_frames=connection.buffer.queued_frames,
         )
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> LegSummary:
         connection = self.connection
-        stats = connection.buffer.stats if connection is not None else None
-        return {
-            "carrier": self.carrier,
-            "carrier_call_id": self.carrier_call_id,
-            "stream_id": connection.stream_id if connection else None,
-            "streams": self.streams,
-            "frames_in": connection.frames_in if connection else 0,
-            "frames_out": stats.frames_sent if stats else 0,
-            "frames_heard": stats.frames_heard if stats else 0,
-            "frames_dropped": stats.frames_dropped if stats else 0,
-            "underflows": stats.underflows if stats else 0,
-        }
+        if connection is None:
+            return LegSummary(self.carrier, self.carrier_call_id, streams=self.streams)
+        stats = connection.buffer.stats
+        return LegSummary(
+            carrier=self.carrier,
+            carrier_call_id=self.carrier_call_id,
+            stream_id=connection.stream_id,
+            streams=self.streams,
+            frames_in=connection.frames_in,
+            frames_out=stats.frames_sent,
+            frames_heard=stats.frames_heard,
+            frames_dropped=stats.frames_dropped,
+            underflows=stats.underflows,
+        )

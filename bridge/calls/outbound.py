@@ -11,10 +11,10 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from bridge.calls.model import EndReason
 from bridge.calls.plan import CallPlan
+from bridge.calls.summary import CallSummary, LegSummary
 
 
 def new_call_id() -> str:
@@ -31,24 +31,20 @@ class OutboundDial:
     end_reason: EndReason | None = None
     detail: str | None = None
 
-    def summary(self) -> dict[str, Any]:
-        return {
-            "call_id": self.plan.call_id,
-            "state": "ended" if self.ended_at else "dialing_agent",
-            "direction": self.plan.direction.value,
-            "mode": self.plan.mode.value,
-            "customer_language": self.plan.customer_language,
-            "agent_language": self.plan.agent_language,
-            "session_id": None,
-            "created_at": self.created_at,
-            "answered_at": None,
-            "ended_at": self.ended_at,
-            "end_reason": self.end_reason.value if self.end_reason else None,
-            "error": self.detail,
-            "legs": {
-                "agent": {"carrier": self.plan.agent_carrier, "carrier_call_id": self.agent_call_id}
-            },
-        }
+    def summary(self) -> CallSummary:
+        return CallSummary(
+            call_id=self.plan.call_id,
+            state="ended" if self.ended_at else "dialing_agent",
+            direction=self.plan.direction.value,
+            mode=self.plan.mode.value,
+            created_at=self.created_at,
+            customer_language=self.plan.customer_language,
+            agent_language=self.plan.agent_language,
+            ended_at=self.ended_at,
+            end_reason=self.end_reason.value if self.end_reason else None,
+            error=self.detail,
+            legs={"agent": LegSummary(self.plan.agent_carrier, self.agent_call_id)},
+        )
 
 
 @dataclass(slots=True)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable
-from typing import Any
 
 import structlog
 
@@ -25,6 +24,7 @@ from bridge.calls.model import EndReason, Role
 from bridge.calls.plan import CallPlan
 from bridge.calls.refusals import CallLimitReached, TicketUsed
 from bridge.calls.services import CallServices
+from bridge.calls.summary import CallSummary
 from bridge.calls.tickets import Ticket
 
 RECENT_CALLS = 1000
@@ -43,7 +43,7 @@ class CallRegistry:
         *,
         on_created: Callable[[Call], None] = _ignore,
         on_progress: Callable[[Call], None] = _ignore,
-        on_remembered: Callable[[dict[str, Any]], None] = _ignore,
+        on_remembered: Callable[[CallSummary], None] = _ignore,
     ) -> None:
         """The `on_*` hooks see each call's lifecycle (call records); they must not block.
 
@@ -54,7 +54,7 @@ class CallRegistry:
         """
         self._services = services
         self._calls: dict[str, Call] = {}
-        self._recent: deque[dict[str, Any]] = deque(maxlen=RECENT_CALLS)
+        self._recent: deque[CallSummary] = deque(maxlen=RECENT_CALLS)
         self._on_ended = on_ended
         self._on_created = on_created
         self._on_progress = on_progress
@@ -82,7 +82,7 @@ class CallRegistry:
     def live(self) -> list[Call]:
         return list(self._calls.values())
 
-    def recent(self) -> list[dict[str, Any]]:
+    def recent(self) -> list[CallSummary]:
         return list(self._recent)
 
     def accepting(self) -> bool:
@@ -143,7 +143,7 @@ class CallRegistry:
             self._created.clear()
             await self._created.wait()
 
-    def remember(self, summary: dict[str, Any]) -> None:
+    def remember(self, summary: CallSummary) -> None:
         """A call that ended without ever going live here (an unanswered outbound dial)."""
         self._recent.append(summary)
         self._on_remembered(summary)

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import structlog
 
 from bridge.calls.obligations import Adoption, SessionObligation
+from bridge.calls.summary import CallSummary
 from bridge.log import describe
 from bridge.store.base import Store, StoreUnavailable, open_store
 from bridge.store.config import StoreSettings
@@ -112,16 +113,15 @@ class CallRecords:
         await self.store.save_calls([ended])
         return ended
 
-    def summary_remembered(self, summary: Mapping[str, Any]) -> None:
+    def summary_remembered(self, summary: CallSummary) -> None:
         """A call that ended without going live here (an outbound dial nobody answered)."""
         self.writer.submit(self.of_summary(summary))
 
     def of_call(self, call: Call) -> CallRecord:
-        route = call.plan.route.number if call.plan.route else None
-        return self.of_summary(call.summary(), route)
+        return self.of_summary(call.summary())
 
-    def of_summary(self, summary: Mapping[str, Any], route: str | None = None) -> CallRecord:
-        return CallRecord.from_summary(summary, route=route, instance=self.instance)
+    def of_summary(self, summary: CallSummary) -> CallRecord:
+        return CallRecord.from_summary(summary, instance=self.instance)
 
     # -- out ---------------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """The records the store keeps: one per call, one per leg, one per Kallglot webhook event.
 
-They are built from `Call.summary()` (and `OutboundDial.summary()`), the one description of a
+They are built from a `CallSummary` (bridge/calls/summary.py), the one description of a
 call the bridge already has, so a record never disagrees with what the API and the call's own
 summary log line say. Values are plain strings and numbers: the store is not the place that
 decides what a valid end reason is, the call model is.
@@ -8,9 +8,10 @@ decides what a valid end reason is, the call model is.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
+
+from bridge.calls.summary import CallSummary, LegSummary
 
 CARRIER_FRAME_S = 0.020  # carrier media frames are 20 ms (carriers.md §1, §4)
 DIALING = "dialing_agent"  # an outbound call before the agent's leg is up (no Call exists yet)
@@ -89,26 +90,24 @@ class CallRecord:
         return (self.created_at, self.call_id)
 
     @classmethod
-    def from_summary(
-        cls, summary: Mapping[str, Any], *, route: str | None, instance: str
-    ) -> CallRecord:
-        legs = tuple(_leg(role, stats) for role, stats in (summary.get("legs") or {}).items())
+    def from_summary(cls, summary: CallSummary, *, instance: str) -> CallRecord:
+        s = summary
         return cls(
-            call_id=summary["call_id"],
-            state=summary["state"],
-            direction=summary["direction"],
-            mode=summary["mode"],
-            created_at=float(summary["created_at"]),
-            route=route,
-            customer_language=summary.get("customer_language"),
-            agent_language=summary.get("agent_language"),
-            session_id=summary.get("session_id"),
-            answered_at=_optional_float(summary.get("answered_at")),
-            ended_at=_optional_float(summary.get("ended_at")),
-            end_reason=summary.get("end_reason"),
-            error=summary.get("error"),
+            call_id=s.call_id,
+            state=s.state,
+            direction=s.direction,
+            mode=s.mode,
+            created_at=s.created_at,
+            route=s.route,
+            customer_language=s.customer_language,
+            agent_language=s.agent_language,
+            session_id=s.session_id,
+            answered_at=s.answered_at,
+            ended_at=s.ended_at,
+            end_reason=s.end_reason,
+            error=s.error,
             instance=instance,
-            legs=legs,
+            legs=tuple(_leg(role, leg) for role, leg in s.legs.items()),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -147,18 +146,14 @@ class WebhookEvent:
     instance: str | None = None  # the instance that received it first
 
 
-def _leg(role: str, stats: Mapping[str, Any]) -> LegRecord:
+def _leg(role: str, leg: LegSummary) -> LegRecord:
     return LegRecord(
         role=role,
-        carrier=str(stats.get("carrier") or ""),  # each leg's own: one call may span two
-        carrier_call_id=stats.get("carrier_call_id"),
-        stream_id=stats.get("stream_id"),
-        streams=int(stats.get("streams", 0)),
-        audio_in_s=round(int(stats.get("frames_in", 0)) * CARRIER_FRAME_S, 3),
-        audio_out_s=round(int(stats.get("frames_out", 0)) * CARRIER_FRAME_S, 3),
-        frames_lost=int(stats.get("frames_dropped", 0)),
+        carrier=leg.carrier or "",  # each leg's own: one call may span two carriers
+        carrier_call_id=leg.carrier_call_id,
+        stream_id=leg.stream_id,
+        streams=leg.streams,
+        audio_in_s=round(leg.frames_in * CARRIER_FRAME_S, 3),
+        audio_out_s=round(leg.frames_out * CARRIER_FRAME_S, 3),
+        frames_lost=leg.frames_dropped,
     )
-
-
-def _optional_float(value: object) -> float | None:
-    return float(value) if isinstance(value, int | float) else None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import time
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -83,7 +84,7 @@ async def create_call(request: web.Request) -> web.Response:
     dial = request.app[OUTBOUND].add(plan, agent_call_id)
     request.app[STORE].dial_started(dial)
     log.info("outbound_call_started", call_id=plan.call_id, agent_call_id=agent_call_id)
-    return web.json_response(dial.summary(), status=201)
+    return web.json_response(dial.summary().to_json(time.time()), status=201)
 
 
 async def list_calls(request: web.Request) -> web.Response:
@@ -126,7 +127,7 @@ async def hang_up_call(request: web.Request) -> web.Response:
     call = app[REGISTRY].get(call_id)
     if call is not None:
         await call.end(EndReason.API_HANGUP)
-        return web.json_response(call.summary())
+        return web.json_response(call.summary().to_json(time.time()))
     dial = app[OUTBOUND].pop(call_id)
     if dial is None:
         record = await _find(request)  # 404 if unknown
@@ -142,7 +143,7 @@ async def hang_up_call(request: web.Request) -> web.Response:
     dial.ended_at, dial.end_reason = app[OUTBOUND].clock(), EndReason.API_HANGUP
     app[REGISTRY].release(call_id)
     app[REGISTRY].remember(dial.summary())
-    return web.json_response(dial.summary())
+    return web.json_response(dial.summary().to_json(time.time()))
 
 
 async def _cancel_dialled_elsewhere(app: web.Application, record: CallRecord) -> CallRecord:
@@ -195,7 +196,7 @@ def _held_here(app: web.Application, call_id: str) -> CallRecord | None:
     if dial is not None:
         return records.of_summary(dial.summary())
     for summary in app[REGISTRY].recent():
-        if summary["call_id"] == call_id:
+        if summary.call_id == call_id:
             return records.of_summary(summary)
     return None
 

@@ -295,7 +295,7 @@ async def test_a_frame_over_the_size_limit_is_logged_as_such_and_ends_the_call_a
         if call is not None:
             await call.ended()
     assert hostile.close_code == MESSAGE_TOO_BIG
-    (summary,) = [s for s in stack.app[REGISTRY].recent() if s["call_id"] == "call_too_big"]
+    (summary,) = [s for s in stack.app[REGISTRY].recent() if s.call_id == "call_too_big"]
     lines = logged_lines(capsys.readouterr().out, "call_too_big")
     assert any("exceeds" in line or "too big" in line for line in lines), lines
-    assert summary["end_reason"] == EndReason.PROTOCOL_ERROR
+    assert summary.end_reason == EndReason.PROTOCOL_ERROR

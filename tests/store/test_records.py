@@ -6,63 +6,63 @@ from dataclasses import replace
 
 import pytest
 
+from bridge.calls.summary import CallSummary, LegSummary
 from bridge.settings import ConfigError
 from bridge.store.config import StoreSettings
 from bridge.store.records import DIALING, CallRecord, LegRecord
 from tests.store.support import T0, a_call
 
-SUMMARY = {
-    "call_id": "call_1",
-    "state": "ended",
-    "direction": "inbound",
-    "mode": "bidirectional_translation",
-    "customer_language": "de",
-    "agent_language": "en",
-    "session_id": "sess_1",
-    "created_at": T0,
-    "answered_at": T0 + 1,
-    "ended_at": T0 + 11,
-    "duration_s": 11.0,
-    "end_reason": "customer_hangup",
-    "error": None,
-    "legs": {
-        "customer": {
-            "carrier": "twilio",
-            "carrier_call_id": "CAc",
-            "stream_id": "MZc",
-            "streams": 1,
-            "frames_in": 500,
-            "frames_out": 480,
-            "frames_heard": 470,
-            "frames_dropped": 3,
-            "underflows": 1,
-        },
+SUMMARY = CallSummary(
+    call_id="call_1",
+    state="ended",
+    direction="inbound",
+    mode="bidirectional_translation",
+    created_at=T0,
+    customer_language="de",
+    agent_language="en",
+    session_id="sess_1",
+    answered_at=T0 + 1,
+    ended_at=T0 + 11,
+    end_reason="customer_hangup",
+    legs={
+        "customer": LegSummary(
+            carrier="twilio",
+            carrier_call_id="CAc",
+            stream_id="MZc",
+            streams=1,
+            frames_in=500,
+            frames_out=480,
+            frames_heard=470,
+            frames_dropped=3,
+            underflows=1,
+        )
     },
-}
+    route="+15550100001",
+)
 
 
 def test_a_call_summary_becomes_a_record_with_audio_in_seconds() -> None:
-    record = CallRecord.from_summary(SUMMARY, route="+15550100001", instance="a")
+    record = CallRecord.from_summary(SUMMARY, instance="a")
     assert record.legs == (LegRecord("customer", "twilio", "CAc", "MZc", 1, 10.0, 9.6, 3),)
     assert record.route == "+15550100001"
     assert record.instance == "a"
     body = record.to_json()
     assert body["duration_s"] == 11.0
     assert body["legs"]["customer"]["audio_in_s"] == 10.0
-    # The API keeps every key Call.summary() has.
-    assert set(SUMMARY) <= set(body)
+    # The API keeps every key the call's own summary has.
+    assert set(SUMMARY.to_json(T0 + 20)) <= set(body)
 
 
 def test_an_outbound_dial_summary_becomes_a_dialing_record() -> None:
-    dial = {
-        "call_id": "call_2",
-        "state": DIALING,
-        "direction": "outbound",
-        "mode": "bidirectional_translation",
-        "created_at": T0,
-        "legs": {"agent": {"carrier": "twilio", "carrier_call_id": "CAa"}},
-    }
-    record = CallRecord.from_summary(dial, route=None, instance="a")
+    dial = CallSummary(
+        "call_2",
+        DIALING,
+        "outbound",
+        "bidirectional_translation",
+        T0,
+        legs={"agent": LegSummary("twilio", "CAa")},
+    )
+    record = CallRecord.from_summary(dial, instance="a")
     assert record.rank == 0
     assert record.legs == (LegRecord("agent", "twilio", "CAa"),)
 
