@@ -88,7 +88,16 @@ class Stopped:
     """The carrier ended the stream (call over, or redirected); the socket closes next."""
 
 
-Event = Connected | Started | Media | Dtmf | MarkPlayed | Stopped
+@dataclass(frozen=True, slots=True)
+class CarrierWarning:
+    """The carrier reports a problem with what we sent (Telnyx `error` frames): logged, not
+    fatal; `code` is the carrier's own."""
+
+    code: str
+    message: str
+
+
+Event = Connected | Started | Media | Dtmf | MarkPlayed | Stopped | CarrierWarning
 
 
 # ---- commands: bridge -> carrier (parsed by the carrier side, i.e. our simulators) ----------

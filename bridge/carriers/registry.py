@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bridge.carriers import twilio
+from bridge.carriers import telnyx, twilio
 from bridge.carriers.interface import Carrier, CarrierPackage
 from bridge.settings import ConfigError, Env
 
-PACKAGES: tuple[CarrierPackage, ...] = (twilio.PACKAGE,)
+PACKAGES: tuple[CarrierPackage, ...] = (twilio.PACKAGE, telnyx.PACKAGE)
 BY_NAME = {package.name: package for package in PACKAGES}
 
 
