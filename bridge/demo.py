@@ -1,7 +1,8 @@
 """`python -m bridge demo`: one translated call end to end, on loopback, in real time.
 
 A German-speaking customer dials the call centre; the bridge answers, opens a Kallglot session
-(the simulator) and dials an English-speaking agent (a simulated phone). Each says one sentence
+(the simulator) and dials an English-speaking agent (a simulated phone), both on the simulated
+carrier `--carrier` names (Twilio or Telnyx). Each says one sentence
 in turn. What each party heard and the transcript are written under `--out`, and a summary says
 what a user would ask first: did every frame arrive, and how much delay did the bridge add.
 """
@@ -28,11 +29,13 @@ from bridge.log import configure_logging
 from bridge.sim.carrier import CarrierSimulator, SimCall
 from bridge.sim.kallglot import KallglotSimulator
 from bridge.sim.softphone import Phone
+from bridge.sim.telnyx import TelnyxSimCall, TelnyxSimulator
 from bridge.web.app import create_app
 from bridge.web.keys import REGISTRY
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 CENTRE, AGENT, CUSTOMER = "+15550100001", "+15550100002", "+15550100003"
+CALLER_ID = "+15550100000"
 FRAME = 160  # 20 ms of 8 kHz mu-law
 SHOWN_METRICS = (
     "bridge_calls_started_total",
@@ -57,27 +60,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--delay", type=float, default=0.3, help="the Kallglot simulator's translation delay (s)"
     )
     parser.add_argument("--port", type=int, default=0, help="bridge port (default: any free one)")
+    parser.add_argument(
+        "--carrier",
+        choices=("twilio", "telnyx"),
+        default="twilio",
+        help="the carrier both parties are on (its simulator)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     configure_logging("warning")
-    summary = asyncio.run(demo(args.out, args.delay, args.port))
+    summary = asyncio.run(demo(args.out, args.delay, args.port, args.carrier))
     print(render(summary))
     return 0 if all(leg["lost_frames"] == 0 for leg in summary["legs"].values()) else 1
 
 
+Party = SimCall | TelnyxSimCall
+
+
 @dataclass
 class Turn:
-    speaker: SimCall
-    listener: SimCall
+    speaker: Party
+    listener: Party
     said: bytes  # mu-law
     spoke_at: float
 
 
-async def demo(out: Path, delay: float, port: int) -> dict[str, Any]:
+async def demo(out: Path, delay: float, port: int, carrier_name: str = "twilio") -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before any call starts
     kallglot = KallglotSimulator(translation_delay_s=delay)
-    carrier = CarrierSimulator(default_phone=None)
+    carrier: CarrierSimulator | TelnyxSimulator = (
+        CarrierSimulator(default_phone=None) if carrier_name == "twilio" else TelnyxSimulator()
+    )
     carrier.add_phone(AGENT, Phone(ring_s=1.0))
     runners: list[web.AppRunner] = []
 
@@ -93,24 +107,24 @@ async def demo(out: Path, delay: float, port: int) -> dict[str, Any]:
         carrier.api_url = await carrier.start()
         (out / "routes.toml").write_text(ROUTES)
         bridge_port = port or _free_port()
-        config = Config.from_env(
-            {
-                "BRIDGE_PORT": str(bridge_port),
-                "BRIDGE_SECRET": "demo-secret-not-for-production-use-0123456789",
-                "BRIDGE_ROUTES": str(out / "routes.toml"),
-                "BRIDGE_DATABASE_URL": f"sqlite:///{out / 'calls.db'}",
-                "KALLGLOT_API_URL": kallglot_url + "/v1",
-                "KALLGLOT_API_KEY": kallglot.api_key,
-                "TWILIO_ACCOUNT_SID": carrier.account_sid,
-                "TWILIO_AUTH_TOKEN": carrier.auth_token,
-                "TWILIO_CALLER_ID": "+15550100000",
-                "TWILIO_API_URL": carrier.api_url,
-            }
-        )
-        app = create_app(config)
-        bridge_url = await serve(app, bridge_port)
+        bridge_url = f"http://127.0.0.1:{bridge_port}"
+        env = {
+            "BRIDGE_PORT": str(bridge_port),
+            "BRIDGE_SECRET": "demo-secret-not-for-production-use-0123456789",
+            "BRIDGE_ROUTES": str(out / "routes.toml"),
+            "BRIDGE_DATABASE_URL": f"sqlite:///{out / 'calls.db'}",
+            "KALLGLOT_API_URL": kallglot_url + "/v1",
+            "KALLGLOT_API_KEY": kallglot.api_key,
+        }
+        app = create_app(Config.from_env(env | _carrier_env(carrier, bridge_url)))
+        await serve(app, bridge_port)
         started = time.perf_counter()
-        customer = await carrier.place_call(CUSTOMER, CENTRE, bridge_url + "/twilio/voice")
+        if isinstance(carrier, CarrierSimulator):
+            customer: Party = await carrier.place_call(
+                CUSTOMER, CENTRE, bridge_url + "/twilio/voice"
+            )
+        else:
+            customer = await carrier.place_call(CUSTOMER, CENTRE)
         agent = await carrier.next_call(to=AGENT)
         call = await app[REGISTRY].wait_for()
         async with asyncio.timeout(60):
@@ -150,7 +164,26 @@ async def demo(out: Path, delay: float, port: int) -> dict[str, Any]:
     return summary
 
 
-async def _say(speaker: SimCall, listener: SimCall, pcm: bytes) -> Turn:
+def _carrier_env(carrier: CarrierSimulator | TelnyxSimulator, bridge_url: str) -> dict[str, str]:
+    """The bridge's account settings for the simulated carrier (both parties are on it)."""
+    if isinstance(carrier, CarrierSimulator):
+        return {
+            "TWILIO_ACCOUNT_SID": carrier.account_sid,
+            "TWILIO_AUTH_TOKEN": carrier.auth_token,
+            "TWILIO_CALLER_ID": CALLER_ID,
+            "TWILIO_API_URL": carrier.api_url or "",
+        }
+    carrier.webhook_url = bridge_url + "/telnyx/voice"  # the Call Control application's
+    return {
+        "TELNYX_API_KEY": carrier.api_key,
+        "TELNYX_PUBLIC_KEY": carrier.public_key,
+        "TELNYX_CONNECTION_ID": carrier.connection_id,
+        "TELNYX_CALLER_ID": CALLER_ID,
+        "TELNYX_API_URL": carrier.api_url or "",
+    }
+
+
+async def _say(speaker: Party, listener: Party, pcm: bytes) -> Turn:
     """`speaker` says `pcm`; returns once `listener` has received all of it (or it timed out)."""
     said = codecs.encode(Encoding.MULAW, pcm)
     spoke_at = time.perf_counter()
@@ -179,11 +212,11 @@ def _leg(own: Turn, other: Turn) -> dict[str, Any]:
     }
 
 
-def _received(party: SimCall) -> bytes:
+def _received(party: Party) -> bytes:
     return b"".join(media.payload for media in party.media_received)
 
 
-def _arrival_times(party: SimCall) -> list[float]:
+def _arrival_times(party: Party) -> list[float]:
     times: list[float] = []
     for media in party.media_received:
         times.extend([media.at] * (len(media.payload) // FRAME))

@@ -6,7 +6,7 @@ whichever instance the stream lands (the webhook is stateless, so any instance m
 it), and it expires quickly so a leaked ticket is worth little. Where the carrier's webhook named
 its call (the CallSid), the ticket binds it: only a stream for that very carrier call may use
 it. A ticket is good for one stream (bridge/calls/admission.py). Format: base64url(JSON) "."
-base64url(HMAC-SHA256); compact because Twilio limits parameters to about 500 characters.
+base64url(HMAC-SHA256); compact because carriers limit stream parameters (to ~500 characters).
 """
 
 from __future__ import annotations

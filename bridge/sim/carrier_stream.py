@@ -1,10 +1,16 @@
-"""One simulated `<Connect><Stream>`: Twilio's end of the media WebSocket.
+"""One simulated media stream: the carrier's end of the media WebSocket.
 
 Two tasks share the socket: the line sends the party's voice and plays the bridge's audio on one
 absolute 20 ms schedule (frame n is due at epoch + n * 20 ms, so there is no drift), and the
-receiver takes the bridge's frames as they come, validating them the way Twilio does. The stream
-ends when the bridge closes the socket (the TwiML then continues after `</Connect>`) or when the
-call is hung up or redirected (the task is cancelled: `stop`, then close, like Twilio).
+receiver takes the bridge's frames as they come, validating them the way the carrier does. The
+stream ends when the bridge closes the socket (Twilio's TwiML then continues after
+`</Connect>`; a Telnyx call just stays up) or when the call is hung up or redirected (the task
+is cancelled: `stop`, then close, as both carriers do).
+
+The session is carrier-neutral: a `MediaSide` builds and checks the carrier's frames (Twilio's
+`TwilioCarrierSide` as it is; Telnyx's through bridge/sim/telnyx_stream.py), and a `line`
+callable says what goes on the wire each 20 ms, so a carrier's quirks (Telnyx's reordered
+frames, its codecs) stay with that carrier. `open_stream` is the Twilio entry point.
 """
 
 from __future__ import annotations
@@ -14,12 +20,13 @@ import contextlib
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
 
 import aiohttp
 
-from bridge.carriers.base import ClearAudio, PlaceMark, PlayAudio, ProtocolViolation
-from bridge.carriers.twilio import BINARY_FRAME, INVALID_MESSAGE, TwilioCarrierSide
+from bridge.carriers.base import ClearAudio, Command, PlaceMark, PlayAudio, ProtocolViolation
+from bridge.carriers.twilio import INVALID_MESSAGE, TwilioCarrierSide
 from bridge.sim.carrier_http import SignedHttp
 from bridge.sim.softphone import FRAME_S, Playout, ReceivedMedia
 from bridge.sim.softphone_record import Recording
@@ -36,18 +43,46 @@ def new_sid(prefix: str) -> str:
     return prefix + uuid.uuid4().hex
 
 
+class MediaSide(Protocol):
+    """The carrier's end of one media stream, as the session needs it: the frames it sends and
+    its parse of ours (`PlayAudio` payloads in mu-law, what `Playout` and `Recording` hold)."""
+
+    @property
+    def stream_sid(self) -> str: ...
+
+    def connected(self) -> str: ...
+
+    def start(self, custom_parameters: Mapping[str, str]) -> str: ...
+
+    def dtmf(self, digit: str) -> str: ...
+
+    def mark(self, name: str) -> str: ...
+
+    def stop(self) -> str: ...
+
+    def parse(self, message: str | bytes) -> Command: ...
+
+
+# The frames the line puts on the wire in one 20 ms tick (usually one `media` frame).
+Line = Callable[[], Sequence[str]]
+# The carrier's answer to a frame it refused (Telnyx sends an `error` frame), if it answers.
+Refusal = Callable[[ProtocolViolation], str | None]
+
+
 class StreamSession:
     def __init__(
         self,
         record: Recording,
         ws: aiohttp.ClientWebSocketResponse,
-        side: TwilioCarrierSide,
-        speak: Callable[[], bytes],
+        side: MediaSide,
+        line: Line,
+        refusal: Refusal | None = None,
     ) -> None:
         self._record = record
         self._ws = ws
         self._side = side
-        self._speak = speak  # the party's next 20 ms of mu-law
+        self._line_frames = line  # the party's next 20 ms of voice, as the carrier frames it
+        self._refusal = refusal
         self._playout = Playout()
 
     async def run(self, parameters: dict[str, str]) -> None:
@@ -95,13 +130,14 @@ class StreamSession:
         await self._ws.close(code=1000)
 
     async def _line(self) -> None:
-        ws, side, playout, record = self._ws, self._side, self._playout, self._record
+        ws, playout, record = self._ws, self._playout, self._record
         loop = asyncio.get_running_loop()
         epoch = loop.time()
         n = 0
         try:
             while True:
-                await ws.send_str(side.media(self._speak()))
+                for frame in self._line_frames():
+                    await ws.send_str(frame)
                 heard, played, due = playout.tick()
                 record.heard += heard
                 record.heard_media_bytes += played
@@ -118,10 +154,8 @@ class StreamSession:
         ws, record = self._ws, self._record
         while True:
             msg = await ws.receive()
-            if msg.type is aiohttp.WSMsgType.TEXT:
-                await self._handle(msg.data)
-            elif msg.type is aiohttp.WSMsgType.BINARY:
-                record.warn(BINARY_FRAME, "binary frame from the bridge dropped")
+            if msg.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
+                await self._handle(msg.data)  # the side refuses binary frames as its carrier does
             else:  # CLOSE (the bridge closed), CLOSED, ERROR
                 if msg.type is aiohttp.WSMsgType.CLOSE:
                     record.close_code, record.close_reason = msg.data, msg.extra or ""
@@ -130,12 +164,16 @@ class StreamSession:
                 record.closed_by = "bridge"
                 return
 
-    async def _handle(self, text: str) -> None:
+    async def _handle(self, data: str | bytes) -> None:
         record, playout = self._record, self._playout
         try:
-            command = self._side.parse(text)
+            command = self._side.parse(data)
         except ProtocolViolation as violation:
             record.warn(violation.code or INVALID_MESSAGE, violation.reason)
+            answer = self._refusal(violation) if self._refusal is not None else None
+            if answer is not None:
+                await self._ws.send_str(answer)
+            record.notify()
             return
         echoes: list[str] = []
         if isinstance(command, PlayAudio):
@@ -184,4 +222,4 @@ async def open_stream(
         record.warn(CONNECTION_ERROR, f"stream connection failed: {type(error).__name__}")
         return None
     side = TwilioCarrierSide(new_sid("MZ"), call_sid, account_sid)
-    return StreamSession(record, ws, side, speak)
+    return StreamSession(record, ws, side, lambda: [side.media(speak())])

@@ -1,10 +1,10 @@
 """A carrier's media WebSocket for one leg: authenticate, then shuttle frames to the call.
 
 Mounted once per configured carrier (`/{carrier}/media/{call_id}`). Authentication is two-fold.
-Before the upgrade, the carrier's own proof (Twilio: its signature over the public `wss://` URL)
+Before the upgrade, the carrier's own proof (a signature over the public `wss://` URL, a token)
 says the connection comes from the carrier (anything else gets a plain 403). After `start`, the
-ticket it carries proves the stream belongs to a call
-this bridge set up, for exactly this path's call id, and it is good for this one stream
+ticket it carries proves the stream belongs to a call this bridge set up, for exactly this
+path's call id, and it is good for this one stream
 (bridge/calls/admission.py); otherwise the socket is closed with 1008 and the refusal logged
 and counted. A new call that finds the bridge full is told so (the busy message, or the fallback
 number) and recorded, never silently hung up. A bad frame, or audio arriving faster than real

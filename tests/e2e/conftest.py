@@ -25,12 +25,12 @@ from bridge.calls.call import Call
 from bridge.carriers.twilio import TwilioCarrierSide
 from bridge.carriers.twilio.signature import SIGNATURE_HEADER, TwilioSignatures
 from bridge.config import Config
-from bridge.sim.carrier import CarrierSimulator, SimCall
 from bridge.sim.kallglot import KallglotSimulator
 from bridge.sim.outage_proxy import OutageProxy
 from bridge.sim.softphone import Phone
 from bridge.web.app import create_app
 from bridge.web.keys import REGISTRY
+from tests.e2e.carriers import Party, Sims
 
 CENTRE = "+15550100001"  # the number customers dial
 AGENT = "+15550100002"
@@ -38,11 +38,17 @@ CUSTOMER = "+15550100003"
 SOLO = "+15550100021"  # a one-leg route
 ASSIST = "+15550100031"  # assistive translation
 MENU = "+15550100041"  # callers pick their language on the keypad
-CALLER_ID = "+15550100000"
+MIXED = "+15550100051"  # the agent is dialled through Twilio, whichever carrier the caller used
 API_TOKEN = "test-api-token"
 SECRET = "x" * 40
 
 ROUTES = f"""
+[routes."{MIXED}"]
+agent = "{AGENT}"
+agent_carrier = "twilio"
+customer_language = "de"
+agent_language = "en"
+
 [routes."{CENTRE}"]
 agent = "{AGENT}"
 customer_language = "de"
@@ -75,12 +81,12 @@ def mulaw(pcm: bytes) -> bytes:
     return codecs.encode(Encoding.MULAW, pcm)
 
 
-def received(party: SimCall) -> bytes:
+def received(party: Party) -> bytes:
     """Everything the bridge sent `party`, in order (what it heard, minus carrier-side gaps)."""
     return b"".join(media.payload for media in party.media_received)
 
 
-def first_heard_at(party: SimCall, frame: bytes) -> float:
+def first_heard_at(party: Party, frame: bytes) -> float:
     """perf_counter() when the bridge first sent `party` the 20 ms `frame` (a media message
     may carry several frames: the bridge sends the frames due at one moment together)."""
     size = len(frame)
@@ -91,12 +97,12 @@ def first_heard_at(party: SimCall, frame: bytes) -> float:
     )
 
 
-async def wait_received(party: SimCall, audio: bytes) -> None:
+async def wait_received(party: Party, audio: bytes) -> None:
     """Until `audio` has reached `party` whole and in order, as one contiguous run."""
     await party.wait_until(lambda: audio in received(party))
 
 
-async def heard_without_gaps(party: SimCall, audio: bytes) -> bool:
+async def heard_without_gaps(party: Party, audio: bytes) -> bool:
     """Once the carrier has played `audio` (already received), whether it played it unbroken."""
     end = received(party).index(audio) + len(audio)
     await party.wait_heard(end)
@@ -106,11 +112,17 @@ async def heard_without_gaps(party: SimCall, audio: bytes) -> bool:
 @dataclass
 class Stack:
     kallglot: KallglotSimulator
-    carrier: CarrierSimulator
+    sims: Sims
     bridge: TestServer
     app: web.Application
     env: dict[str, str] = field(default_factory=dict)
     outage: OutageProxy | None = None  # in front of Kallglot, where the test asked for one
+    carrier_name: str = "twilio"  # the carrier calls come in on, unless a test says otherwise
+
+    @property
+    def carrier(self) -> Any:
+        """The simulator of `carrier_name` (Twilio's `CarrierSimulator` by default)."""
+        return self.sims.of(self.carrier_name)
 
     @property
     def url(self) -> str:
@@ -118,7 +130,11 @@ class Stack:
 
     @property
     def voice_url(self) -> str:
-        return self.url + "/twilio/voice"
+        return self.url + f"/{self.carrier_name}/voice"
+
+    async def call_in(self, from_: str, to: str, **options: Any) -> Party:
+        """A party calls our number `to` through the stack's carrier."""
+        return await self.sims.call_in(self.carrier_name, self.url, from_, to, **options)
 
     def live_calls(self) -> list[Call]:
         return self.app[REGISTRY].live()
@@ -135,8 +151,18 @@ StackFactory = Callable[..., Awaitable[Stack]]
 
 
 @pytest.fixture
+def carrier_name() -> str:
+    """The carrier a test's calls come in on; modules that run on every carrier parametrize
+    it (`pytestmark = pytest.mark.parametrize("carrier_name", CARRIERS)`)."""
+    return "twilio"
+
+
+@pytest.fixture
 async def make_stack(
-    aiohttp_server: Any, unused_tcp_port_factory: Callable[[], int], tmp_path: Path
+    aiohttp_server: Any,
+    unused_tcp_port_factory: Callable[[], int],
+    tmp_path: Path,
+    carrier_name: str,
 ) -> AsyncIterator[StackFactory]:
     made: list[Stack] = []
 
@@ -158,14 +184,13 @@ async def make_stack(
             proxy = OutageProxy(kallglot_server.host, kallglot_server.port)
             proxies.append(proxy)
             kallglot_url = f"http://127.0.0.1:{await proxy.start()}/v1"
-        carrier = CarrierSimulator()
-        carrier_server = await aiohttp_server(carrier.app)
-        carrier.api_url = str(carrier_server.make_url("")).rstrip("/")
+        sims = await Sims.serve(aiohttp_server)
         routes = tmp_path / "routes.toml"
         routes.write_text(ROUTES)
         port = unused_tcp_port_factory()
+        bridge_url = f"http://127.0.0.1:{port}"
         env = {
-            "BRIDGE_PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "BRIDGE_PUBLIC_URL": bridge_url,
             "BRIDGE_SECRET": SECRET,
             "BRIDGE_API_TOKEN": API_TOKEN,
             "BRIDGE_ROUTES": str(routes),
@@ -175,33 +200,30 @@ async def make_stack(
             "KALLGLOT_API_KEY": kallglot.api_key,
             "KALLGLOT_RETRY_TOTAL_S": "5",
             "KALLGLOT_RECONNECT_TOTAL_S": "3",
-            "TWILIO_ACCOUNT_SID": carrier.account_sid,
-            "TWILIO_AUTH_TOKEN": carrier.auth_token,
-            "TWILIO_CALLER_ID": CALLER_ID,
-            "TWILIO_API_URL": carrier.api_url,
+            **sims.env(bridge_url),
             **env_overrides,
         }
         app = create_app(Config.from_env(env))
         bridge = await aiohttp_server(app, port=port)
-        stack = Stack(kallglot, carrier, bridge, app, env, proxy)
+        stack = Stack(kallglot, sims, bridge, app, env, proxy, carrier_name)
         made.append(stack)
         return stack
 
     proxies: list[OutageProxy] = []
     yield make
     for stack in made:
-        await stack.carrier.close()
+        await stack.sims.close()
     for proxy in proxies:
         await proxy.close()
 
 
 async def bridged_call(
     stack: Stack, number: str = CENTRE, agent_phone: Phone | None = None
-) -> tuple[SimCall, SimCall, Call]:
+) -> tuple[Party, Party, Call]:
     """An inbound call to `number`, once both legs and Kallglot are up (audio flows)."""
     stack.carrier.add_phone(AGENT, agent_phone or Phone(ring_s=0.1))
     known = {call.id for call in stack.live_calls()}
-    customer = await stack.carrier.place_call(CUSTOMER, number, stack.voice_url)
+    customer = await stack.call_in(CUSTOMER, number)
     agent = await stack.carrier.next_call(to=AGENT)
     call = await stack.call_for(lambda c: c.id not in known)
     await call.activated.wait()

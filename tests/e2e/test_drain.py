@@ -13,19 +13,19 @@ import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
-from bridge.sim.carrier import CarrierSimulator
 from bridge.sim.kallglot import KallglotSimulator
 from bridge.sim.softphone import Phone
+from tests.e2e.carriers import CARRIERS, Party, Sims, control
 from tests.e2e.conftest import (
     AGENT,
     API_TOKEN,
-    CALLER_ID,
     CENTRE,
     CUSTOMER,
     ROUTES,
@@ -35,6 +35,7 @@ from tests.e2e.conftest import (
 )
 
 SECOND = 16000
+pytestmark = pytest.mark.parametrize("carrier_name", CARRIERS)
 BUSY = "We are closing for maintenance. Please call again in a minute."
 
 
@@ -71,26 +72,42 @@ class BridgeProcess:
             await self._changed.wait()
 
 
+@dataclass
+class Bridge:
+    process: BridgeProcess
+    kallglot: KallglotSimulator
+    sims: Sims
+    carrier_name: str
+    url: str
+
+    @property
+    def carrier(self) -> Any:
+        return self.sims.of(self.carrier_name)
+
+    async def call_in(self) -> Party:
+        return await self.sims.call_in(self.carrier_name, self.url, CUSTOMER, CENTRE)
+
+
 @pytest.fixture
 async def bridge_process(
-    aiohttp_server: Any, unused_tcp_port_factory: Callable[[], int], tmp_path: Path
+    aiohttp_server: Any,
+    unused_tcp_port_factory: Callable[[], int],
+    tmp_path: Path,
+    carrier_name: str,
 ) -> AsyncIterator[Callable[..., Any]]:
-    started: list[tuple[BridgeProcess, CarrierSimulator]] = []
+    started: list[Bridge] = []
 
-    async def start(
-        **env_overrides: str,
-    ) -> tuple[BridgeProcess, KallglotSimulator, CarrierSimulator, str]:
+    async def start(**env_overrides: str) -> Bridge:
         kallglot = KallglotSimulator(translation_delay_s=0.1)
         kallglot_server = await aiohttp_server(kallglot.app())
-        carrier = CarrierSimulator()
-        carrier_server = await aiohttp_server(carrier.app)
-        carrier.api_url = str(carrier_server.make_url("")).rstrip("/")
+        sims = await Sims.serve(aiohttp_server)
         (tmp_path / "routes.toml").write_text(ROUTES)
         port = unused_tcp_port_factory()
+        url = f"http://127.0.0.1:{port}"
         env = {
             **os.environ,
             "BRIDGE_PORT": str(port),
-            "BRIDGE_PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "BRIDGE_PUBLIC_URL": url,
             "BRIDGE_SECRET": SECRET,
             "BRIDGE_API_TOKEN": API_TOKEN,
             "BRIDGE_ROUTES": str(tmp_path / "routes.toml"),
@@ -99,36 +116,34 @@ async def bridge_process(
             "BRIDGE_DATABASE_URL": f"sqlite:///{tmp_path / 'calls.db'}",
             "KALLGLOT_API_URL": str(kallglot_server.make_url("/v1")),
             "KALLGLOT_API_KEY": kallglot.api_key,
-            "TWILIO_ACCOUNT_SID": carrier.account_sid,
-            "TWILIO_AUTH_TOKEN": carrier.auth_token,
-            "TWILIO_CALLER_ID": CALLER_ID,
-            "TWILIO_API_URL": carrier.api_url,
+            **sims.env(url),
             **env_overrides,
         }
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bridge", "serve", env=env, stderr=asyncio.subprocess.PIPE
         )
-        bridge = BridgeProcess(process)
-        started.append((bridge, carrier))
-        await bridge.logged("bridge_listening")
-        return bridge, kallglot, carrier, f"http://127.0.0.1:{port}"
+        bridge = Bridge(BridgeProcess(process), kallglot, sims, carrier_name, url)
+        started.append(bridge)
+        await bridge.process.logged("bridge_listening")
+        return bridge
 
     yield start
-    for bridge, carrier in started:
-        if bridge.process.returncode is None:
-            bridge.process.kill()
-            await bridge.process.wait()
-        await carrier.close()
+    for bridge in started:
+        if bridge.process.process.returncode is None:
+            bridge.process.process.kill()
+            await bridge.process.process.wait()
+        await bridge.sims.close()
 
 
 async def test_sigterm_lets_the_live_call_finish_refuses_new_ones_and_exits_0(
     bridge_process: Callable[..., Any], customer_speech: bytes, agent_speech: bytes
 ) -> None:
-    bridge, kallglot, carrier, url = await bridge_process()
-    carrier.add_phone(AGENT, Phone(ring_s=0.1))
+    started = await bridge_process()
+    bridge, kallglot, url = started.process, started.kallglot, started.url
+    started.carrier.add_phone(AGENT, Phone(ring_s=0.1))
     async with asyncio.timeout(40), aiohttp.ClientSession() as http:
-        customer = await carrier.place_call(CUSTOMER, CENTRE, url + "/twilio/voice")
-        agent = await carrier.next_call(to=AGENT)
+        customer = await started.call_in()
+        agent = await started.carrier.next_call(to=AGENT)
         await bridge.logged("call_active")
         bridge.process.send_signal(signal.SIGTERM)
         await bridge.logged("draining")
@@ -136,7 +151,7 @@ async def test_sigterm_lets_the_live_call_finish_refuses_new_ones_and_exits_0(
         async with http.get(url + "/readyz") as response:
             assert response.status == 503
             assert (await response.json())["reason"] == "draining"
-        latecomer = await carrier.place_call(CUSTOMER, CENTRE, url + "/twilio/voice")
+        latecomer = await started.call_in()
         await latecomer.wait_said(BUSY)
         await latecomer.ended.wait()
 
@@ -151,6 +166,7 @@ async def test_sigterm_lets_the_live_call_finish_refuses_new_ones_and_exits_0(
     summary = await bridge.logged("call_summary")
     assert summary["end_reason"] == "customer_hangup"
     assert not latecomer.stream_sids  # the latecomer never reached a media stream
+    assert not latecomer.stream_started.is_set()
     (session,) = kallglot.sessions.values()
     assert session.ended_transitions == 1
 
@@ -158,11 +174,12 @@ async def test_sigterm_lets_the_live_call_finish_refuses_new_ones_and_exits_0(
 async def test_sigterm_ends_calls_still_live_at_the_drain_timeout_cleanly(
     bridge_process: Callable[..., Any],
 ) -> None:
-    bridge, kallglot, carrier, url = await bridge_process(BRIDGE_DRAIN_TIMEOUT="0.5")
-    carrier.add_phone(AGENT, Phone(ring_s=0.1))
+    started = await bridge_process(BRIDGE_DRAIN_TIMEOUT="0.5")
+    bridge, kallglot = started.process, started.kallglot
+    started.carrier.add_phone(AGENT, Phone(ring_s=0.1))
     async with asyncio.timeout(40):
-        customer = await carrier.place_call(CUSTOMER, CENTRE, url + "/twilio/voice")
-        agent = await carrier.next_call(to=AGENT)
+        customer = await started.call_in()
+        agent = await started.carrier.next_call(to=AGENT)
         await bridge.logged("call_active")
         bridge.process.send_signal(signal.SIGTERM)
         assert await bridge.process.wait() == 0
@@ -171,6 +188,6 @@ async def test_sigterm_ends_calls_still_live_at_the_drain_timeout_cleanly(
 
     summary = await bridge.logged("call_summary")
     assert summary["end_reason"] == "drain_timeout"
-    assert customer.api_updates == agent.api_updates == ["Status=completed"]
+    assert control(customer) == control(agent) == ["hang_up"]
     (session,) = kallglot.sessions.values()
     assert session.ended_transitions == 1

@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from bridge.calls.model import EndReason
-from bridge.carriers.twilio.signature import SIGNATURE_HEADER, TwilioSignatures
+from tests.e2e.carriers import CARRIERS, control, signed_status
 from tests.e2e.conftest import (
     Neighbour,
     StackFactory,
@@ -23,6 +23,7 @@ from tests.e2e.conftest import (
 
 SECOND = 16000
 APOLOGY = "Leider ist niemand erreichbar."
+pytestmark = pytest.mark.parametrize("carrier_name", CARRIERS)
 
 
 async def test_a_dropped_kallglot_stream_reconnects_and_loses_no_caller_audio(
@@ -65,7 +66,7 @@ async def test_a_kallglot_stream_that_cannot_come_back_ends_the_call_with_an_apo
         stack.kallglot.faults.refuse_reconnects = False
 
     assert call.end_reason is EndReason.KALLGLOT_FAILED
-    assert customer.api_updates == agent.api_updates == ["Twiml"]
+    assert control(customer) == control(agent) == ["redirect"]
 
 
 @pytest.mark.parametrize("status", [429, 500, 502, 503])
@@ -136,7 +137,7 @@ async def test_a_carrier_socket_dropped_without_stop_ends_the_call(
         await agent.ended.wait()
 
     assert call.end_reason is EndReason.CUSTOMER_HANGUP
-    assert agent.api_updates == ["Status=completed"]
+    assert control(agent) == ["hang_up"]
 
 
 async def test_a_status_callback_before_the_stream_closes_ends_the_call(
@@ -145,24 +146,19 @@ async def test_a_status_callback_before_the_stream_closes_ends_the_call(
     stack = await make_stack()
     async with asyncio.timeout(30), Neighbour(stack, customer_speech[:SECOND]):
         customer, agent, call = await bridged_call(stack)
-        url = stack.env["BRIDGE_PUBLIC_URL"] + f"/twilio/status/{call.id}/agent"
-        form = {
-            "CallSid": agent.sid,
-            "CallStatus": "completed",
-            "AccountSid": stack.carrier.account_sid,
-        }
-        signature = TwilioSignatures(stack.carrier.auth_token).sign(url, form)
+        url = stack.env["BRIDGE_PUBLIC_URL"] + f"/{stack.carrier_name}/status/{call.id}/agent"
+        body, headers = signed_status(stack.sims, stack.carrier_name, url, agent.sid, "completed")
         async with aiohttp.ClientSession() as http:
-            async with http.post(url, data=form, headers={SIGNATURE_HEADER: signature}) as response:
+            async with http.post(url, data=body, headers=headers) as response:
                 assert response.status == 204
             await assert_cleaned_up(stack, call)
             # ... and the same callback again, after everything closed, changes nothing.
-            async with http.post(url, data=form, headers={SIGNATURE_HEADER: signature}) as response:
+            async with http.post(url, data=body, headers=headers) as response:
                 assert response.status == 204
         await customer.ended.wait()
 
     assert call.end_reason is EndReason.AGENT_HANGUP
-    assert customer.api_updates == ["Status=completed"]
+    assert control(customer) == ["hang_up"]
     assert agent.closed_by == "bridge"
 
 
@@ -182,4 +178,4 @@ async def test_kallglot_ending_the_session_ends_the_call(
         await agent.ended.wait()
 
     assert call.end_reason is EndReason.KALLGLOT_ENDED
-    assert customer.api_updates == agent.api_updates == ["Status=completed"]
+    assert control(customer) == control(agent) == ["hang_up"]

@@ -6,10 +6,12 @@ import asyncio
 import time
 
 import numpy as np
+import pytest
 
 from bridge.audio import codecs
 from bridge.audio.formats import PCM16_16K, Encoding
 from bridge.sim.softphone import Phone
+from tests.e2e.carriers import CARRIERS
 from tests.e2e.conftest import (
     AGENT,
     ASSIST,
@@ -24,6 +26,7 @@ from tests.e2e.conftest import (
 )
 
 SECOND = 16000
+pytestmark = pytest.mark.parametrize("carrier_name", CARRIERS)
 
 
 async def test_one_leg_call_hears_its_own_speech_translated(
@@ -31,7 +34,7 @@ async def test_one_leg_call_hears_its_own_speech_translated(
 ) -> None:
     stack = await make_stack()
     async with asyncio.timeout(20):
-        customer = await stack.carrier.place_call(CUSTOMER, SOLO, stack.voice_url)
+        customer = await stack.call_in(CUSTOMER, SOLO)
         call = await stack.call_for()
         await call.activated.wait()
         customer.speak(customer_speech[:SECOND])
@@ -51,7 +54,7 @@ async def test_assistive_agent_hears_the_original_customer_hears_the_translation
     stack.carrier.add_phone(AGENT, Phone(ring_s=0.1))
     original, spoken = mulaw(customer_speech[:SECOND]), mulaw(agent_speech[:SECOND])
     async with asyncio.timeout(20):
-        customer = await stack.carrier.place_call(CUSTOMER, ASSIST, stack.voice_url)
+        customer = await stack.call_in(CUSTOMER, ASSIST)
         agent = await stack.carrier.next_call(to=AGENT)
         call = await stack.call_for()
         await call.activated.wait()
@@ -92,7 +95,7 @@ async def test_legacy_protocol_transcodes_to_16k_pcm_and_back(
     stack.carrier.add_phone(AGENT, Phone(ring_s=0.1))
     said = mulaw(customer_speech[:SECOND])
     async with asyncio.timeout(20):
-        customer = await stack.carrier.place_call(CUSTOMER, CENTRE, stack.voice_url)
+        customer = await stack.call_in(CUSTOMER, CENTRE)
         agent = await stack.carrier.next_call(to=AGENT)
         call = await stack.call_for()
         await call.activated.wait()

@@ -6,13 +6,16 @@ import asyncio
 import json
 
 import aiohttp
+import pytest
 
 from bridge.calls.model import Direction, EndReason
 from bridge.sim.softphone import Phone
 from bridge.web.app import MAX_BODY_BYTES
-from tests.e2e.conftest import AGENT, CALLER_ID, CUSTOMER, StackFactory, mulaw, wait_received
+from tests.e2e.carriers import CALLER_ID, CARRIERS, control, worded
+from tests.e2e.conftest import AGENT, CUSTOMER, StackFactory, mulaw, wait_received
 
 SECOND = 16000
+pytestmark = pytest.mark.parametrize("carrier_name", CARRIERS)
 
 
 async def test_api_call_bridges_agent_then_customer_and_api_hang_up_ends_all(
@@ -21,7 +24,13 @@ async def test_api_call_bridges_agent_then_customer_and_api_hang_up_ends_all(
     stack = await make_stack()
     stack.carrier.add_phone(AGENT, Phone(ring_s=0.1))
     stack.carrier.add_phone(CUSTOMER, Phone(ring_s=0.2))
-    body = {"to": CUSTOMER, "agent": AGENT, "source_language": "es", "target_language": "en"}
+    body = {
+        "to": CUSTOMER,
+        "agent": AGENT,
+        "source_language": "es",
+        "target_language": "en",
+        "carrier": stack.carrier_name,
+    }
     async with asyncio.timeout(20), aiohttp.ClientSession(headers=stack.api_headers()) as http:
         async with http.post(stack.url + "/v1/calls", json=body) as response:
             assert response.status == 201, await response.text()
@@ -49,8 +58,8 @@ async def test_api_call_bridges_agent_then_customer_and_api_hang_up_ends_all(
     assert ended["end_reason"] == EndReason.API_HANGUP.value
     assert agent.from_ == CALLER_ID
     assert customer.from_ == CALLER_ID
-    assert agent.api_updates == ["Status=completed"]
-    assert customer.api_updates == ["Status=completed"]
+    assert control(agent) == ["hang_up"]
+    assert control(customer) == ["hang_up"]
     (session,) = stack.kallglot.sessions.values()
     assert (session.source_language, session.target_language) == ("es", "en")
     assert session.ended_transitions == 1
@@ -62,7 +71,8 @@ async def test_unanswered_customer_means_an_apology_to_the_agent(make_stack: Sta
     stack.carrier.add_phone(CUSTOMER, Phone(answer="busy", ring_s=0.2))
     async with asyncio.timeout(20), aiohttp.ClientSession(headers=stack.api_headers()) as http:
         async with http.post(
-            stack.url + "/v1/calls", json={"to": CUSTOMER, "agent": AGENT}
+            stack.url + "/v1/calls",
+            json={"to": CUSTOMER, "agent": AGENT, "carrier": stack.carrier_name},
         ) as response:
             assert response.status == 201
         agent = await stack.carrier.next_call(to=AGENT)
@@ -71,8 +81,8 @@ async def test_unanswered_customer_means_an_apology_to_the_agent(make_stack: Sta
         await agent.ended.wait()
 
     assert call.end_reason is EndReason.CUSTOMER_UNAVAILABLE
-    assert call.error == "busy"
-    assert agent.api_updates == ["Twiml"]
+    assert call.error == worded(stack.carrier_name, "busy")
+    assert control(agent) == ["redirect"]
     assert agent.said
     (session,) = stack.kallglot.sessions.values()
     assert session.ended_transitions == 1
@@ -85,7 +95,8 @@ async def test_unanswered_agent_of_an_api_call_is_recorded_not_leaked(
     stack.carrier.add_phone(AGENT, Phone(answer="no-answer", ring_s=0.2))
     async with asyncio.timeout(20), aiohttp.ClientSession(headers=stack.api_headers()) as http:
         async with http.post(
-            stack.url + "/v1/calls", json={"to": CUSTOMER, "agent": AGENT}
+            stack.url + "/v1/calls",
+            json={"to": CUSTOMER, "agent": AGENT, "carrier": stack.carrier_name},
         ) as response:
             call_id = (await response.json())["call_id"]
         agent = await stack.carrier.next_call(to=AGENT)

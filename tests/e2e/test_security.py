@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 
@@ -11,6 +12,7 @@ import pytest
 
 from bridge.calls.model import Direction, Mode, Role
 from bridge.calls.tickets import Ticket, issue
+from bridge.carriers.telnyx.signature import STREAM_TOKEN_HEADER, TelnyxSigner, stream_token
 from bridge.carriers.twilio import TwilioCarrierSide
 from bridge.carriers.twilio.signature import SIGNATURE_HEADER, TwilioSignatures
 from tests.e2e.conftest import CENTRE, CUSTOMER, SECRET, Stack, StackFactory
@@ -119,3 +121,67 @@ async def test_media_stream_without_a_valid_ticket_for_its_call_is_closed(
     assert not stack.kallglot.sessions
     logged = capsys.readouterr().out
     assert re.search(rf"media_stream_refused.*{reason}", logged)
+
+
+def telnyx_event(event_type: str, to: str = CENTRE) -> bytes:
+    payload = {"call_control_id": "v3:forged", "direction": "incoming", "from": CUSTOMER, "to": to}
+    data = {"record_type": "event", "id": "evt-1", "event_type": event_type, "payload": payload}
+    return json.dumps({"data": data}).encode()
+
+
+@pytest.mark.parametrize(
+    ("headers", "reason"),
+    [
+        (
+            lambda sim, body: TelnyxSigner.generate().headers(body, int(time.time())),
+            "does not match",
+        ),
+        (lambda sim, body: sim.signer.headers(body, int(time.time()) - 600), "s old"),
+        (lambda sim, body: sim.signer.headers(body, int(time.time()) + 600), "in the future"),
+        (lambda sim, body: {}, "no signature header"),
+        (
+            lambda sim, body: sim.signer.headers(body + b" ", int(time.time())),
+            "does not match",
+        ),
+    ],
+    ids=["other-key", "stale", "future", "unsigned", "body-changed"],
+)
+async def test_a_forged_or_stale_telnyx_webhook_is_refused_and_answers_nobody(
+    make_stack: StackFactory, headers, reason: str
+) -> None:
+    stack = await make_stack()
+    body = telnyx_event("call.initiated")
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            stack.url + "/telnyx/voice", data=body, headers=headers(stack.sims.telnyx, body)
+        ) as response:
+            assert response.status == 403
+            text = await response.text()
+        genuine = stack.sims.telnyx.signer.headers(body, int(time.time()))
+        async with http.post(stack.url + "/telnyx/voice", data=body, headers=genuine) as answered:
+            assert answered.status == 200  # the same event, signed: believed (and answered)
+    assert reason in text
+    assert "TELNYX_PUBLIC_KEY" in text
+    assert not stack.live_calls()
+
+
+@pytest.mark.parametrize(
+    "token",
+    [None, "not-the-token", stream_token("KEYwrong", "/telnyx/media/call_abc")],
+    ids=["none", "garbage", "other-secret"],
+)
+async def test_a_telnyx_media_upgrade_without_its_token_is_refused(
+    make_stack: StackFactory, token: str | None
+) -> None:
+    stack = await make_stack()
+    url = stack.url.replace("http", "ws") + "/telnyx/media/call_abc"
+    headers = {STREAM_TOKEN_HEADER: token} if token else {}
+    async with aiohttp.ClientSession() as http:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await http.ws_connect(url, headers=headers)
+        # The token made for another call's path does not open this one either.
+        other = stream_token(stack.sims.telnyx.api_key, "/telnyx/media/call_other")
+        with pytest.raises(aiohttp.WSServerHandshakeError):
+            await http.ws_connect(url, headers={STREAM_TOKEN_HEADER: other})
+    assert refused.value.status == 403
+    assert not stack.live_calls()

@@ -26,9 +26,9 @@ from hypothesis import HealthCheck, settings
 
 from bridge.config import Config
 from bridge.web.app import create_app
-from tests.e2e.conftest import make_stack
+from tests.e2e.conftest import carrier_name, make_stack
 
-__all__ = ["make_stack"]
+__all__ = ["carrier_name", "make_stack"]
 
 MIN_CASES = 10_000
 _QUICK = os.environ.get("FUZZ_PROFILE", "ci") == "quick"

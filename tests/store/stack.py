@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from bridge.config import Config
-from bridge.sim.carrier import CarrierSimulator
 from bridge.sim.kallglot import KallglotSimulator
 from bridge.store.recorder import CallRecords
 from bridge.web.app import create_app
 from bridge.web.keys import STORE
-from tests.e2e.conftest import API_TOKEN, CALLER_ID, ROUTES, SECRET, Stack
+from tests.e2e.carriers import Sims
+from tests.e2e.conftest import API_TOKEN, ROUTES, SECRET, Stack
 
 WEBHOOK_SECRET = "whsec_test_bridge"
 StackStarter = Callable[..., Awaitable[Stack]]
@@ -53,11 +53,9 @@ class RecordsStacks:
                 webhook_retry_delays=(0.2, 0.5),
             )
             kallglot_url = str((await self._server(kallglot.app())).make_url("/v1"))
-            carrier = CarrierSimulator()
-            carrier_server = await self._server(carrier.app)
-            carrier.api_url = str(carrier_server.make_url("")).rstrip("/")
+            sims = await Sims.serve(self._server)
         else:
-            kallglot, carrier = reuse.kallglot, reuse.carrier
+            kallglot, sims = reuse.kallglot, reuse.sims
             kallglot_url = reuse.env["KALLGLOT_API_URL"]
         routes = self._tmp / "routes.toml"
         routes.write_text(ROUTES)
@@ -73,22 +71,19 @@ class RecordsStacks:
             "KALLGLOT_API_KEY": kallglot.api_key,
             "KALLGLOT_WEBHOOK_SECRET": WEBHOOK_SECRET,
             "KALLGLOT_RETRY_TOTAL_S": "5",
-            "TWILIO_ACCOUNT_SID": carrier.account_sid,
-            "TWILIO_AUTH_TOKEN": carrier.auth_token,
-            "TWILIO_CALLER_ID": CALLER_ID,
-            "TWILIO_API_URL": carrier.api_url,
+            **sims.env(f"http://127.0.0.1:{port}" if reuse is None else None),
         }
         settings.update(env)
         app = create_app(Config.from_env({k: v for k, v in settings.items() if v}))
         bridge = await self._server(app, port=port)
-        stack = Stack(kallglot, carrier, bridge, app, settings)
+        stack = Stack(kallglot, sims, bridge, app, settings)
         if reuse is None:
             self._made.append(stack)
         return stack
 
     async def close(self) -> None:
         for stack in self._made:
-            await stack.carrier.close()
+            await stack.sims.close()
 
 
 def records(stack: Stack) -> CallRecords:

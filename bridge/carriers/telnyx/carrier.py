@@ -67,6 +67,8 @@ HANGUP_CAUSES = {
     "originator_cancel": CallStatus.CANCELED,
 }
 MENU_TIMEOUT_MS = 5000
+PROMPT_EVENTS = frozenset({"call.gather.ended", "call.speak.ended"})
+GONE = frozenset({"call_hangup", "cancelled"})  # a prompt ended by the call ending
 
 
 def encode_state(state: Mapping[str, Any]) -> str:
@@ -210,6 +212,8 @@ class TelnyxCarrier:
     ) -> Webhook:
         ccid = str(payload.get("call_control_id") or "")
         state = decode_state(payload.get("client_state"))
+        if event in PROMPT_EVENTS and payload.get("status") in GONE:
+            return Ignored(f"{event}: the caller hung up meanwhile")  # its call.hangup follows
         if event == "call.initiated" and payload.get("direction") == "incoming":
             return IncomingCall(str(payload.get("to", "")), ccid or None, _opt(payload, "from"))
         if event == "call.gather.ended":
