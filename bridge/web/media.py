@@ -29,6 +29,7 @@ from bridge.calls.model import EndReason, Role
 from bridge.calls.refusals import CallLimitReached, StreamRefused
 from bridge.calls.tickets import Ticket, TicketError, verify
 from bridge.carriers.base import (
+    CarrierWarning,
     Dtmf,
     MarkPlayed,
     Media,
@@ -214,6 +215,14 @@ async def _pump(
                 return "carrier sent stop"
             elif isinstance(event, Dtmf):
                 log.info("dtmf_received", call_id=call.id, leg=role.value)  # digits may be a PIN
+            elif isinstance(event, CarrierWarning):  # the carrier did not like a frame of ours
+                log.warning(
+                    "carrier_warning",
+                    call_id=call.id,
+                    leg=role.value,
+                    code=event.code,
+                    detail=event.message[:200],
+                )
     except ProtocolViolation as exc:
         log.warning("media_protocol_violation", call_id=call.id, leg=role.value, reason=exc.reason)
         # Decided before the first await: a peer that drops the connection now gets this
