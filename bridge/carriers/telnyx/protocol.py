@@ -26,6 +26,7 @@ from types import MappingProxyType
 from typing import Any
 
 from bridge.audio.formats import ALAW_8K, MULAW_8K, AudioFormat
+from bridge.carriers import frames
 from bridge.carriers.base import (
     CarrierWarning,
     ClearAudio,
@@ -80,57 +81,6 @@ INVALID_MEDIA = 100004
 _UNSET = -1  # no chunk released yet
 _MEDIA_PREFIX = '{"event":"media","media":{"payload":"'
 _CLEAR_FRAME = '{"event":"clear"}'
-
-
-def _load(message: str | bytes, limit: int, code: int | None) -> dict[str, Any]:
-    """One JSON object from a text frame, or a ProtocolViolation saying why not."""
-    if not isinstance(message, str):
-        raise ProtocolViolation("binary frame; Telnyx media streams are JSON text", code)
-    if len(message) > limit:
-        raise ProtocolViolation(f"frame of {len(message)} characters exceeds {limit}", code)
-    try:
-        msg = json.loads(message)
-    except (ValueError, RecursionError):
-        raise ProtocolViolation("frame is not JSON", code) from None
-    if type(msg) is not dict:
-        raise ProtocolViolation("frame is not a JSON object", code)
-    return msg
-
-
-def _object(msg: Mapping[str, Any], key: str, code: int | None = None) -> dict[str, Any]:
-    value = msg.get(key)
-    if type(value) is not dict:
-        raise ProtocolViolation(f"'{key}' is missing or not an object", code)
-    return value
-
-
-def _string(msg: Mapping[str, Any], key: str, code: int | None = None) -> str:
-    value = msg.get(key)
-    if type(value) is not str:
-        raise ProtocolViolation(f"'{key}' is missing or not a string", code)
-    return value
-
-
-def _audio(payload: str, limit: int, code: int | None = None) -> bytes:
-    if len(payload) > limit:
-        raise ProtocolViolation(
-            f"payload of {len(payload)} base64 characters exceeds {limit}", code
-        )
-    try:
-        return binascii.a2b_base64(payload, strict_mode=True)
-    except ValueError:  # binascii.Error, and non-ASCII text
-        raise ProtocolViolation("payload is not base64", code) from None
-
-
-def _counter(value: object, key: str) -> int | None:
-    """Telnyx's counters are decimal strings; tolerate ints, reject anything else."""
-    if value is None:
-        return None
-    if type(value) is str and 0 < len(value) <= 15 and value.isascii() and value.isdigit():
-        return int(value)
-    if type(value) is int and 0 <= value < 10**15:
-        return value
-    raise ProtocolViolation(f"'{key}' is not a decimal counter")
 
 
 def _brief(value: object) -> str:
@@ -258,19 +208,19 @@ class TelnyxMediaStream(MediaStreamProtocol):
         return self._call_id
 
     def parse(self, message: str | bytes) -> Event | None:
-        msg = _load(message, MAX_FRAME_CHARS, None)
+        msg = frames.load(message, MAX_FRAME_CHARS, None, carrier="Telnyx", binary_code=None)
         event = msg.get("event")
         if event == "media":  # the hot path first
             self._check_stream(msg, "media")
-            media = _object(msg, "media")
+            media = frames.field_object(msg, "media")
             track = media.get("track", "inbound")
             if track != "inbound":
                 if type(track) is not str:
                     raise ProtocolViolation("'track' is not a string")
                 return None  # the other party's audio (both_tracks), not the caller's
-            payload = _audio(_string(media, "payload"), MAX_INBOUND_PAYLOAD_CHARS)
-            chunk = _counter(media.get("chunk"), "chunk")
-            frame = Media(payload, _counter(media.get("timestamp"), "timestamp"), chunk)
+            payload = frames.audio(frames.field_string(media, "payload"), MAX_INBOUND_PAYLOAD_CHARS)
+            chunk = frames.counter(media.get("chunk"), "chunk")
+            frame = Media(payload, frames.counter(media.get("timestamp"), "timestamp"), chunk)
             if chunk is None:
                 return frame
             if chunk == self._next and not self._held:
@@ -283,10 +233,10 @@ class TelnyxMediaStream(MediaStreamProtocol):
             return self._start(msg)
         if event == "mark":
             self._check_stream(msg, "mark")
-            return MarkPlayed(_string(_object(msg, "mark"), "name"))
+            return MarkPlayed(frames.field_string(frames.field_object(msg, "mark"), "name"))
         if event == "dtmf":
             self._check_stream(msg, "dtmf")
-            digit = _string(_object(msg, "dtmf"), "digit")
+            digit = frames.field_string(frames.field_object(msg, "dtmf"), "digit")
             if digit not in DTMF_DIGITS:
                 raise ProtocolViolation("dtmf digit is not one of 0-9 * # A-D")
             return Dtmf(digit)
@@ -356,8 +306,11 @@ class TelnyxMediaStream(MediaStreamProtocol):
     def _start(self, msg: Mapping[str, Any]) -> Started:
         if self._stream_id is not None:
             raise ProtocolViolation("second start on one stream")
-        start = _object(msg, "start")
-        stream_id, call_id = _string(msg, "stream_id"), _string(start, "call_control_id")
+        start = frames.field_object(msg, "start")
+        stream_id, call_id = (
+            frames.field_string(msg, "stream_id"),
+            frames.field_string(start, "call_control_id"),
+        )
         if not 0 < len(stream_id) <= MAX_ID_CHARS or not 0 < len(call_id) <= MAX_ID_CHARS:
             raise ProtocolViolation("start has an empty or oversized stream_id/call_control_id")
         user_id = start.get("user_id", "")
@@ -365,7 +318,7 @@ class TelnyxMediaStream(MediaStreamProtocol):
             user_id = ""
         if type(user_id) is not str or len(user_id) > MAX_ID_CHARS:
             raise ProtocolViolation("'user_id' is not a string of at most 256 characters")
-        audio = _media_format(_object(start, "media_format"))
+        audio = _media_format(frames.field_object(start, "media_format"))
         params = _custom_parameters(start)
         self._stream_id, self._call_id, self._format = stream_id, call_id, audio
         return Started(stream_id, call_id, user_id, MappingProxyType(params), audio)
@@ -474,14 +427,24 @@ class TelnyxCarrierSide:
         return self._frame("stop", {"stop": stop})
 
     def parse(self, message: str | bytes) -> Command:
-        msg = _load(message, MAX_OUTBOUND_FRAME_CHARS, MALFORMED_FRAME)
+        msg = frames.load(
+            message,
+            MAX_OUTBOUND_FRAME_CHARS,
+            MALFORMED_FRAME,
+            carrier="Telnyx",
+            binary_code=MALFORMED_FRAME,
+        )
         event = msg.get("event")
         if event == "media":
-            payload = _string(_object(msg, "media", MALFORMED_FRAME), "payload", MALFORMED_FRAME)
-            return PlayAudio(_audio(payload, MAX_OUTBOUND_PAYLOAD_CHARS, INVALID_MEDIA))
+            payload = frames.field_string(
+                frames.field_object(msg, "media", MALFORMED_FRAME), "payload", MALFORMED_FRAME
+            )
+            return PlayAudio(frames.audio(payload, MAX_OUTBOUND_PAYLOAD_CHARS, INVALID_MEDIA))
         if event == "mark":
             return PlaceMark(
-                _string(_object(msg, "mark", MALFORMED_FRAME), "name", MALFORMED_FRAME)
+                frames.field_string(
+                    frames.field_object(msg, "mark", MALFORMED_FRAME), "name", MALFORMED_FRAME
+                )
             )
         if event == "clear":
             return ClearAudio()

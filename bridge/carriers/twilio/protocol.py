@@ -20,6 +20,7 @@ from types import MappingProxyType
 from typing import Any
 
 from bridge.audio.formats import MULAW_8K, AudioFormat
+from bridge.carriers import frames
 from bridge.carriers.base import (
     ClearAudio,
     Command,
@@ -53,57 +54,6 @@ BINARY_FRAME = 31950
 INVALID_MESSAGE = 31951
 
 
-def _load(message: str | bytes, limit: int, code: int | None) -> dict[str, Any]:
-    """One JSON object from a text frame, or a ProtocolViolation saying why not."""
-    if not isinstance(message, str):
-        raise ProtocolViolation("binary frame; Twilio media streams are JSON text", BINARY_FRAME)
-    if len(message) > limit:
-        raise ProtocolViolation(f"frame of {len(message)} characters exceeds {limit}", code)
-    try:
-        msg = json.loads(message)
-    except (ValueError, RecursionError):
-        raise ProtocolViolation("frame is not JSON", code) from None
-    if type(msg) is not dict:
-        raise ProtocolViolation("frame is not a JSON object", code)
-    return msg
-
-
-def _object(msg: Mapping[str, Any], key: str, code: int | None = None) -> dict[str, Any]:
-    value = msg.get(key)
-    if type(value) is not dict:
-        raise ProtocolViolation(f"'{key}' is missing or not an object", code)
-    return value
-
-
-def _string(msg: Mapping[str, Any], key: str, code: int | None = None) -> str:
-    value = msg.get(key)
-    if type(value) is not str:
-        raise ProtocolViolation(f"'{key}' is missing or not a string", code)
-    return value
-
-
-def _audio(payload: str, limit: int, code: int | None = None) -> bytes:
-    if len(payload) > limit:
-        raise ProtocolViolation(
-            f"payload of {len(payload)} base64 characters exceeds {limit}", code
-        )
-    try:
-        return binascii.a2b_base64(payload, strict_mode=True)
-    except ValueError:  # binascii.Error, and non-ASCII text
-        raise ProtocolViolation("payload is not base64", code) from None
-
-
-def _counter(value: object, key: str) -> int | None:
-    """Twilio's counters are decimal strings; tolerate ints, reject anything else."""
-    if value is None:
-        return None
-    if type(value) is str and 0 < len(value) <= 15 and value.isascii() and value.isdigit():
-        return int(value)
-    if type(value) is int and value >= 0:
-        return value
-    raise ProtocolViolation(f"'{key}' is not a decimal counter")
-
-
 class TwilioMediaStream(MediaStreamProtocol):
     """The bridge's end of one Twilio media WebSocket."""
 
@@ -134,16 +84,18 @@ class TwilioMediaStream(MediaStreamProtocol):
         return self._call_id
 
     def parse(self, message: str | bytes) -> Event | None:
-        msg = _load(message, MAX_FRAME_CHARS, None)
+        msg = frames.load(
+            message, MAX_FRAME_CHARS, None, carrier="Twilio", binary_code=BINARY_FRAME
+        )
         event = msg.get("event")
         if event == "media":  # the hot path first
             self._check_stream(msg, "media")
-            media = _object(msg, "media")
-            payload = _audio(_string(media, "payload"), MAX_INBOUND_PAYLOAD_CHARS)
+            media = frames.field_object(msg, "media")
+            payload = frames.audio(frames.field_string(media, "payload"), MAX_INBOUND_PAYLOAD_CHARS)
             return Media(
                 payload,
-                _counter(media.get("timestamp"), "timestamp"),
-                _counter(media.get("chunk"), "chunk"),
+                frames.counter(media.get("timestamp"), "timestamp"),
+                frames.counter(media.get("chunk"), "chunk"),
             )
         if type(event) is not str:
             raise ProtocolViolation("'event' is missing or not a string")
@@ -151,10 +103,10 @@ class TwilioMediaStream(MediaStreamProtocol):
             return self._start(msg)
         if event == "mark":
             self._check_stream(msg, "mark")
-            return MarkPlayed(_string(_object(msg, "mark"), "name"))
+            return MarkPlayed(frames.field_string(frames.field_object(msg, "mark"), "name"))
         if event == "dtmf":
             self._check_stream(msg, "dtmf")
-            digit = _string(_object(msg, "dtmf"), "digit")
+            digit = frames.field_string(frames.field_object(msg, "dtmf"), "digit")
             if digit not in DTMF_DIGITS:
                 raise ProtocolViolation("dtmf digit is not one of 0-9 * # A-D")
             return Dtmf(digit)
@@ -180,14 +132,17 @@ class TwilioMediaStream(MediaStreamProtocol):
     def _start(self, msg: Mapping[str, Any]) -> Started:
         if self._stream_id is not None:
             raise ProtocolViolation("second start on one stream")
-        start = _object(msg, "start")
-        stream_id, call_id = _string(start, "streamSid"), _string(start, "callSid")
-        account_id = _string(start, "accountSid")
+        start = frames.field_object(msg, "start")
+        stream_id, call_id = (
+            frames.field_string(start, "streamSid"),
+            frames.field_string(start, "callSid"),
+        )
+        account_id = frames.field_string(start, "accountSid")
         if not stream_id or not call_id or len(stream_id) > 64 or len(call_id) > 64:
             raise ProtocolViolation("start has an empty or oversized streamSid/callSid")
         if msg.get("streamSid", stream_id) != stream_id:
             raise ProtocolViolation("start names two different streamSids")
-        fmt = _object(start, "mediaFormat")
+        fmt = frames.field_object(start, "mediaFormat")
         if fmt != MEDIA_FORMAT or any(type(v) is bool for v in fmt.values()):
             raise ProtocolViolation("mediaFormat is not audio/x-mulaw, 8000 Hz, mono")
         tracks = start.get("tracks", ["inbound"])
@@ -280,21 +235,27 @@ class TwilioCarrierSide:
         )
 
     def parse(self, message: str | bytes) -> Command:
-        msg = _load(message, MAX_OUTBOUND_FRAME_CHARS, INVALID_MESSAGE)
+        msg = frames.load(
+            message,
+            MAX_OUTBOUND_FRAME_CHARS,
+            INVALID_MESSAGE,
+            carrier="Twilio",
+            binary_code=BINARY_FRAME,
+        )
         event = msg.get("event")
         if msg.get("streamSid") != self.stream_sid:
             raise ProtocolViolation("missing or wrong streamSid", INVALID_MESSAGE)
         if event == "media":
             self._exact(msg, {"event", "streamSid", "media"})
-            media = _object(msg, "media", INVALID_MESSAGE)
+            media = frames.field_object(msg, "media", INVALID_MESSAGE)
             self._exact(media, {"payload"})
-            payload = _string(media, "payload", INVALID_MESSAGE)
-            return PlayAudio(_audio(payload, MAX_OUTBOUND_FRAME_CHARS, INVALID_MESSAGE))
+            payload = frames.field_string(media, "payload", INVALID_MESSAGE)
+            return PlayAudio(frames.audio(payload, MAX_OUTBOUND_FRAME_CHARS, INVALID_MESSAGE))
         if event == "mark":
             self._exact(msg, {"event", "streamSid", "mark"})
-            mark = _object(msg, "mark", INVALID_MESSAGE)
+            mark = frames.field_object(msg, "mark", INVALID_MESSAGE)
             self._exact(mark, {"name"})
-            return PlaceMark(_string(mark, "name", INVALID_MESSAGE))
+            return PlaceMark(frames.field_string(mark, "name", INVALID_MESSAGE))
         if event == "clear":
             self._exact(msg, {"event", "streamSid"})
             return ClearAudio()
