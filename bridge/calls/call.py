@@ -35,7 +35,7 @@ from bridge.calls.lifecycle import (
 )
 from bridge.calls.model import CallState, EndReason, Mode, Role
 from bridge.calls.plan import CallPlan
-from bridge.calls.refusals import CarrierCallMismatch, TicketUsed
+from bridge.calls.refusals import TicketUsed
 from bridge.calls.services import CallServices
 from bridge.calls.summary import CallSummary
 from bridge.carriers.interface import CallStatus, CarrierError
@@ -115,23 +115,16 @@ class Call:
         return leg.carrier_call_id if leg is not None else None
 
     async def attach(self, role: Role, connection: LegConnection) -> None:
-        """A media stream for `role` started. Raises StreamRefused when it cannot be that leg's:
-        the leg has a stream already, or the call dialled another carrier call for it."""
-        expected = await self.carrier_call_for(role)
+        """A media stream for `role` started, admitted by bridge/calls/admission.py (which
+        checked its carrier call). Raises TicketUsed if the leg has a stream already."""
         if self.lifecycle.over:
             await connection.close(1000, "call has ended")
             return
         leg = self.legs.setdefault(role, Leg(role))
         if leg.connection is not None:
             raise TicketUsed(f"the {role.value} leg already has a stream")
-        if expected not in (None, connection.carrier_call_id):
-            raise CarrierCallMismatch(
-                f"the stream is for carrier call {connection.carrier_call_id}, the call dialled "
-                f"{expected} for its {role.value}"
-            )
         leg.connection = connection
         leg.carrier, leg.carrier_call_id = connection.carrier, connection.carrier_call_id
-        leg.streams += 1
         leg.answered_at = leg.answered_at or self._services.clock()
         connection.start()
         self._log.info(

@@ -9,7 +9,7 @@ instance that owns it. Each leg's carrier does the rest (bridge/carriers/interfa
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from bridge.calls.model import Role
 from bridge.calls.plan import CallPlan
@@ -79,15 +79,9 @@ def busy_answer(settings: BridgeSettings) -> SayAndHangUp | Transfer:
 
 
 class CallControl:
-    def __init__(
-        self,
-        carriers: Mapping[str, Carrier],
-        settings: BridgeSettings,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
+    def __init__(self, carriers: Mapping[str, Carrier], settings: BridgeSettings) -> None:
         self._carriers = carriers
         self._settings = settings
-        self._clock = clock
 
     async def dial(self, plan: CallPlan, role: Role) -> str:
         """Starts ringing `role`'s party on its carrier; the carrier's id for that call."""

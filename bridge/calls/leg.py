@@ -20,7 +20,6 @@ class Leg:
     to_kallglot: Converter | None = None  # carrier format -> Kallglot input, once the call is live
     answered_at: float | None = None
     gone: bool = False  # the carrier call is over: nothing to hang up
-    streams: int = 0  # media sockets this leg has had (at most one: a ticket admits one stream)
 
     def sample(self) -> LegSample | None:
         """Counters for metrics (None while no stream is up)."""
@@ -39,13 +38,13 @@ class Leg:
     def summary(self) -> LegSummary:
         connection = self.connection
         if connection is None:
-            return LegSummary(self.carrier, self.carrier_call_id, streams=self.streams)
+            return LegSummary(self.carrier, self.carrier_call_id)
         stats = connection.buffer.stats
         return LegSummary(
             carrier=self.carrier,
             carrier_call_id=self.carrier_call_id,
             stream_id=connection.stream_id,
-            streams=self.streams,
+            streams=1,  # a ticket admits one stream per leg
             frames_in=connection.frames_in,
             frames_out=stats.frames_sent,
             frames_heard=stats.frames_heard,

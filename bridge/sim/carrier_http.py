@@ -15,10 +15,9 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import aiohttp
 
 from bridge.carriers.twilio.signature import SIGNATURE_HEADER, TwilioSignatures
+from bridge.sim.carrier_base import MAX_WS_MESSAGE, WS_CLOSE_TIMEOUT_S, LazySession
 
 WEBHOOK_TIMEOUT_S = 15.0  # Twilio gives a webhook 15 s before it fails the request (11205)
-WS_CLOSE_TIMEOUT_S = 2.0
-MAX_WS_MESSAGE = 4 * 1024 * 1024
 USER_AGENT = "TwilioProxy/1.1"
 
 
@@ -30,21 +29,10 @@ def signing_url(url: str) -> str:
     return urlunsplit(parts)
 
 
-class SignedHttp:
+class SignedHttp(LazySession):
     def __init__(self, signatures: TwilioSignatures) -> None:
+        super().__init__(WEBHOOK_TIMEOUT_S, "the simulator")
         self.signatures = signatures
-        self._session: aiohttp.ClientSession | None = None
-        self._closed = False
-
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._closed:
-            raise RuntimeError("the simulator is closed")
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=WEBHOOK_TIMEOUT_S)
-            )
-        return self._session
 
     async def request(
         self, url: str, params: Mapping[str, str], method: str = "POST"
@@ -78,9 +66,3 @@ class SignedHttp:
             max_msg_size=MAX_WS_MESSAGE,
             autoping=True,
         )
-
-    async def close(self) -> None:
-        self._closed = True
-        if self._session is not None:
-            await self._session.close()
-            self._session = None

@@ -19,14 +19,11 @@ owned here and stopped by `close()`, which also runs on the app's cleanup.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 
-from aiohttp import web
-
 from bridge.carriers.telnyx.signature import TelnyxSigner
+from bridge.sim.carrier_base import SimulatedCarrier
 from bridge.sim.softphone import Phone
-from bridge.sim.softphone_record import Recording
 from bridge.sim.telnyx_call import TelnyxCallSetup, TelnyxSimCall
 from bridge.sim.telnyx_fields import DialRequest
 from bridge.sim.telnyx_http import TelnyxHttp
@@ -36,7 +33,10 @@ from bridge.sim.telnyx_rest import add_routes
 __all__ = ["NO_QUIRKS", "Phone", "TelnyxQuirks", "TelnyxSimCall", "TelnyxSimulator"]
 
 
-class TelnyxSimulator:
+class TelnyxSimulator(SimulatedCarrier[TelnyxSimCall]):
+    API_PATH = "/v2"
+    NAME = "the Telnyx simulator"
+
     def __init__(
         self,
         api_key: str | None = None,
@@ -48,32 +48,19 @@ class TelnyxSimulator:
         cause "not_found"). `quirks` apply to calls created from then on."""
         self.api_key = api_key or "KEY" + secrets.token_hex(16).upper()
         self.connection_id = connection_id or str(secrets.randbelow(9 * 10**18) + 10**18)
-        self.default_phone = default_phone
         self.quirks = quirks or TelnyxQuirks()
         self.signer = TelnyxSigner.generate()
         self.public_key = self.signer.public_key
-        self.phones: dict[str, Phone] = {}
-        self.calls: dict[str, TelnyxSimCall] = {}
-        self.api_url: str | None = None  # set by start(); with aiohttp_server use its URL + /v2
         self.webhook_url: str | None = None  # the Call Control application's (/telnyx/voice)
-        self._http = TelnyxHttp(self.signer)
-        self._dialled = Recording()  # only its waiter machinery: "a call to X was created"
-        self._claimed: set[str] = set()
+        self._signed = TelnyxHttp(self.signer)
+        super().__init__(self._signed, default_phone)
         self._dials: dict[str, TelnyxSimCall] = {}  # by command_id
-        self._runner: web.AppRunner | None = None
-        self._closed = False
-        self.app = web.Application()
         add_routes(self.app, self)
-        self.app.on_cleanup.append(self._on_cleanup)
 
     def __repr__(self) -> str:
         return f"TelnyxSimulator(connection_id={self.connection_id!r}, api_url={self.api_url!r})"
 
     # ---- directory and calls ----------------------------------------------------------------
-
-    def add_phone(self, number: str, phone: Phone | None = None) -> None:
-        """Registers `number`: dials to it ring and behave as `phone` says."""
-        self.phones[number] = phone or Phone()
 
     def dial(self, request: DialRequest, command_id: str | None = None) -> TelnyxSimCall:
         """An outbound call (`POST /v2/calls`); a repeated `command_id` gets the same call."""
@@ -89,27 +76,10 @@ class TelnyxSimulator:
             stream=request.stream,
             client_state=request.client_state,
         )
-        call = self._new_call(setup, self.phones.get(request.to, self.default_phone))
+        call = self._new_call(setup, self.phones.get(request.to, self.default_phone), True)
         if command_id is not None:
             self._dials[command_id] = call
-        self._dialled.notify()
         return call
-
-    async def next_call(self, to: str | None = None) -> TelnyxSimCall:
-        """The oldest outbound call (to `to`, if given) not yet returned by this method."""
-        found: list[TelnyxSimCall] = []
-
-        def pending() -> bool:
-            for call in self.calls.values():
-                outbound = call.direction == "outgoing" and call.sid not in self._claimed
-                if outbound and (to is None or call.to == to):
-                    found.append(call)
-                    return True
-            return False
-
-        await self._dialled.wait_until(pending)
-        self._claimed.add(found[0].sid)
-        return found[0]
 
     async def place_call(
         self,
@@ -130,38 +100,12 @@ class TelnyxSimulator:
             raise RuntimeError("set TelnyxSimulator.webhook_url (the bridge's /telnyx/voice)")
         phone = Phone(ring_s=0.0, audio=audio, hangup_after_s=hangup_after_s, digits=digits)
         setup = TelnyxCallSetup("incoming", from_, to, self.webhook_url, self.connection_id)
-        return self._new_call(setup, phone)
+        return self._new_call(setup, phone, False)
 
-    def _new_call(self, setup: TelnyxCallSetup, phone: Phone | None) -> TelnyxSimCall:
-        if self._closed:
-            raise RuntimeError("the Telnyx simulator is closed")
-        call = TelnyxSimCall(self._http, setup, phone, self.quirks)
-        self.calls[call.sid] = call
-        call.start()
-        return call
+    def outbound(self, call: TelnyxSimCall) -> bool:
+        return call.direction == "outgoing"
 
-    # ---- serving and shutdown -------------------------------------------------------------
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Serves the REST API on its own; returns the base URL (TELNYX_API_URL, ".../v2")."""
-        self._runner = web.AppRunner(self.app)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, host, port).start()
-        bound_port = self._runner.addresses[0][1]
-        self.api_url = f"http://{host}:{bound_port}/v2"
-        return self.api_url
-
-    async def close(self) -> None:
-        """Ends every call (no webhooks), closes every socket and session; idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        await asyncio.gather(*(call.close() for call in self.calls.values()))
-        self._dialled.fail_waiters()
-        await self._http.close()
-        if self._runner is not None:
-            runner, self._runner = self._runner, None
-            await runner.cleanup()  # runs _on_cleanup, which returns at once now
-
-    async def _on_cleanup(self, app: web.Application) -> None:
-        await self.close()
+    def _new_call(
+        self, setup: TelnyxCallSetup, phone: Phone | None, dialled: bool
+    ) -> TelnyxSimCall:
+        return self._register(TelnyxSimCall(self._signed, setup, phone, self.quirks), dialled)

@@ -13,28 +13,16 @@ import time
 import aiohttp
 
 from bridge.carriers.telnyx.signature import STREAM_TOKEN_HEADER, TelnyxSigner
+from bridge.sim.carrier_base import MAX_WS_MESSAGE, WS_CLOSE_TIMEOUT_S, LazySession
 
 WEBHOOK_TIMEOUT_S = 10.0
-WS_CLOSE_TIMEOUT_S = 2.0
-MAX_WS_MESSAGE = 4 * 1024 * 1024
 USER_AGENT = "telnyx-webhooks"
 
 
-class TelnyxHttp:
+class TelnyxHttp(LazySession):
     def __init__(self, signer: TelnyxSigner) -> None:
+        super().__init__(WEBHOOK_TIMEOUT_S, "the Telnyx simulator")
         self.signer = signer
-        self._session: aiohttp.ClientSession | None = None
-        self._closed = False
-
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._closed:
-            raise RuntimeError("the Telnyx simulator is closed")
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=WEBHOOK_TIMEOUT_S)
-            )
-        return self._session
 
     async def post_signed(self, url: str, body: bytes) -> tuple[int | None, str]:
         """(HTTP status, body) of one signed webhook; (None, reason) when it was not made."""
@@ -58,9 +46,3 @@ class TelnyxHttp:
             max_msg_size=MAX_WS_MESSAGE,
             autoping=True,
         )
-
-    async def close(self) -> None:
-        self._closed = True
-        if self._session is not None:
-            await self._session.close()
-            self._session = None

@@ -18,6 +18,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from prometheus_client.parser import text_string_to_metric_families
 
 from bridge.audio import codecs
 from bridge.audio.formats import Encoding
@@ -29,7 +30,7 @@ from bridge.sim.kallglot import KallglotSimulator
 from bridge.sim.outage_proxy import OutageProxy
 from bridge.sim.softphone import Phone
 from bridge.web.app import create_app
-from bridge.web.keys import REGISTRY
+from bridge.web.keys import REGISTRY, SERVICES
 from tests.e2e.carriers import Party, Sims
 
 CENTRE = "+15550100001"  # the number customers dial
@@ -274,6 +275,16 @@ async def closed_with(ws: aiohttp.ClientWebSocketResponse) -> tuple[int | None, 
             return ws.close_code, msg.extra or ""
         if msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
             return ws.close_code, ""
+
+
+def metric(stack: Stack, name: str, **labels: str) -> float:
+    """One sample of the bridge's /metrics, as Prometheus would read it (0 when absent)."""
+    text = stack.app[SERVICES].metrics.exposition().decode()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return float(sample.value)
+    return 0.0
 
 
 class Neighbour:

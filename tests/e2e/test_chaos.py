@@ -25,10 +25,11 @@ from bridge.calls.obligations import SessionState, create_idempotency_key
 from bridge.sim.softphone import Phone
 from bridge.store.query import CallQuery
 from bridge.web.keys import SERVICES, STORE
-from tests.e2e.conftest import Stack, StackFactory, mulaw, received
+from tests.e2e.conftest import Stack, StackFactory, metric, mulaw, received
 
 CALLS = 20
 AT_CREATE, MID_CALL = 5, 7  # windows; the rest are neighbours
+ATTEMPTS = "bridge_kallglot_session_end_attempts_total"
 LIVE_S = 20.0  # how long a call runs (from going live) before its customer hangs up
 SECOND = 16_000  # bytes of 8 kHz PCM16
 
@@ -177,7 +178,7 @@ async def test_twenty_calls_through_kallglot_outages_leak_nothing_and_spare_the_
         f"{len(stack.kallglot.sessions)} sessions created, {len(failed)} calls failed, "
         f"all sessions ended {all_ended_after_s:.2f} s after the last window "
         f"(within the 60 s bound), ledger attempts: "
-        f"{_metric(stack, 'bridge_kallglot_session_end_attempts_total')}"
+        f"{ {o: metric(stack, ATTEMPTS, outcome=o) for o in ('replayed', 'ended', 'failed')} }"
     )
 
     # No session leaked or billed twice: one per call, ended exactly once.
@@ -220,13 +221,3 @@ async def test_twenty_calls_through_kallglot_outages_leak_nothing_and_spare_the_
             assert window is not None, outcome
             assert window.started_at is not None
             assert window.started_at <= outcome.ended_at, (outcome, window)
-
-
-def _metric(stack: Stack, name: str) -> dict[str, float]:
-    text = stack.app[SERVICES].metrics.exposition().decode()
-    found = {}
-    for line in text.splitlines():
-        if line.startswith(name + "{"):
-            label, value = line[len(name) :].rsplit(" ", 1)
-            found[label.split('"')[1]] = float(value)
-    return found

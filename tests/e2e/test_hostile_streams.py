@@ -23,7 +23,7 @@ from bridge.calls.model import EndReason
 from bridge.carriers.twilio import TwilioCarrierSide
 from bridge.carriers.twilio.signature import SIGNATURE_HEADER, TwilioSignatures
 from bridge.sim.twiml_parse import Connect, parse_twiml
-from bridge.web.keys import SERVICES, STORE
+from bridge.web.keys import STORE
 from tests.e2e.conftest import (
     AGENT,
     CUSTOMER,
@@ -35,6 +35,7 @@ from tests.e2e.conftest import (
     bridged_call,
     carrier_socket,
     closed_with,
+    metric,
     mulaw,
     wait_received,
 )
@@ -78,10 +79,8 @@ async def own_call(
         yield ws, side, call
 
 
-def refusals(stack: Stack, label: str) -> float:
-    text = stack.app[SERVICES].metrics.exposition().decode()
-    line = f'bridge_media_streams_refused_total{{reason="{label}"}} '
-    return next((float(x.split()[-1]) for x in text.splitlines() if x.startswith(line)), 0.0)
+def refusals(stack: Stack, reason: str) -> float:
+    return metric(stack, "bridge_media_streams_refused_total", reason=reason)
 
 
 async def test_a_second_stream_for_a_live_leg_is_refused_and_the_genuine_one_keeps_it(

@@ -19,7 +19,7 @@ from structlog.testing import capture_logs
 from bridge.calls.model import EndReason
 from bridge.calls.obligations import SessionState, create_idempotency_key
 from bridge.web.keys import SERVICES, STORE
-from tests.e2e.conftest import CUSTOMER, SOLO, Stack, StackFactory, bridged_call
+from tests.e2e.conftest import CUSTOMER, SOLO, Stack, StackFactory, bridged_call, metric
 
 APOLOGY = "Leider ist niemand erreichbar."
 
@@ -29,11 +29,7 @@ def events(logs: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
 
 
 def gauge(stack: Stack) -> float:
-    text = stack.app[SERVICES].metrics.exposition().decode()
-    (line,) = [
-        x for x in text.splitlines() if x.startswith("bridge_kallglot_sessions_unconfirmed ")
-    ]
-    return float(line.split()[-1])
+    return metric(stack, "bridge_kallglot_sessions_unconfirmed")
 
 
 async def until(holds: Callable[[], bool]) -> None:

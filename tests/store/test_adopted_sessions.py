@@ -25,7 +25,7 @@ from bridge.calls.obligations import (
 from bridge.kallglot.models import Session
 from bridge.kallglot.rest import session_body
 from bridge.web.keys import SERVICES
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import Stack, metric
 from tests.store.stack import RecordsStacks, records
 from tests.store.support import a_call
 
@@ -168,9 +168,9 @@ async def test_a_session_kallglot_will_not_end_is_retried_until_it_does(
     assert all(e["session_id"] == session.id and "403" in e["error"] for e in retries)
     assert stack.kallglot.sessions[session.id].ended_transitions == 1
     assert ended.attempts == len(retries) + 1
-    metrics = stack.app[SERVICES].metrics.exposition().decode()
-    assert 'bridge_kallglot_session_end_attempts_total{outcome="ended"} 1.0' in metrics
-    assert f'outcome="failed"}} {float(len(retries))}' in metrics
+    attempts = "bridge_kallglot_session_end_attempts_total"
+    assert metric(stack, attempts, outcome="ended") == 1
+    assert metric(stack, attempts, outcome="failed") == len(retries)
 
 
 async def test_what_shutdown_cut_short_is_adopted_by_the_next_start_under_the_same_id(
