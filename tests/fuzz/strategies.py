@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 
 from hypothesis import strategies as st
 
+from bridge.carriers.base import ClearAudio, Command, MediaStreamProtocol, PlaceMark, PlayAudio
+
 T = TypeVar("T")
 E = TypeVar("E", bound=Exception)
 
@@ -24,6 +26,16 @@ ANY_CHAR = st.characters()
 ENCODABLE = st.characters(exclude_categories=("Cs",))
 text = st.text(ANY_CHAR, max_size=16)
 encodable_text = st.text(ENCODABLE, max_size=16)
+# What the bridge may ask any carrier's stream to send, a few at a time.
+bridge_commands = st.lists(
+    st.one_of(
+        st.binary(max_size=8000).map(PlayAudio),
+        st.text(ANY_CHAR, max_size=40).map(PlaceMark),
+        st.just(ClearAudio()),
+    ),
+    min_size=1,
+    max_size=4,
+)
 
 
 def b64(data: bytes) -> str:
@@ -44,3 +56,22 @@ def outcome(allowed: type[E], call: Callable[..., T], *args: Any, sent: object =
         raise AssertionError(
             f"{type(exc).__name__} escaped (only {allowed.__name__} may): {shown}"
         ) from exc
+
+
+def frame_for(stream: MediaStreamProtocol, command: Command) -> str | bytes:
+    """The frame the bridge sends for `command`: the inverse the carrier sides must honour."""
+    if isinstance(command, PlayAudio):
+        return stream.media(command.payload)
+    if isinstance(command, PlaceMark):
+        return stream.mark(command.name)
+    return stream.clear()
+
+
+def assert_well_formed(command: Command) -> None:
+    """A parsed command carries the types the bridge built it from, whatever frame it came from."""
+    if isinstance(command, PlayAudio):
+        assert type(command.payload) is bytes
+    elif isinstance(command, PlaceMark):
+        assert type(command.name) is str
+    else:
+        assert isinstance(command, ClearAudio)

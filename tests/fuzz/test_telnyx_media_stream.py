@@ -21,13 +21,11 @@ from hypothesis import strategies as st
 from bridge.audio.formats import ALAW_8K, MULAW_8K
 from bridge.carriers.base import (
     CarrierWarning,
-    ClearAudio,
+    Command,
     Connected,
     Dtmf,
     MarkPlayed,
     Media,
-    PlaceMark,
-    PlayAudio,
     ProtocolViolation,
     Started,
     Stopped,
@@ -47,7 +45,16 @@ from bridge.carriers.telnyx.protocol import (
 from tests.fuzz.conftest import FUZZ, ROUNDTRIP
 from tests.fuzz.genome import Genome
 from tests.fuzz.genome import frame as framed
-from tests.fuzz.strategies import ANY_CHAR, b64, genomes, outcome, text
+from tests.fuzz.strategies import (
+    ANY_CHAR,
+    assert_well_formed,
+    b64,
+    bridge_commands,
+    frame_for,
+    genomes,
+    outcome,
+    text,
+)
 
 STREAM = "32de0dea-53cb-4b21-89a4-9e1819c043bc"
 CALL = "v3:" + "c" * 52
@@ -220,12 +227,7 @@ def test_bridge_frames_are_checked_like_telnyx_does(genome: bytes) -> None:
             assert command.code == MALFORMED_FRAME
         return
     assert isinstance(sent, str)
-    if isinstance(command, PlayAudio):
-        assert type(command.payload) is bytes
-    elif isinstance(command, PlaceMark):
-        assert type(command.name) is str
-    else:
-        assert isinstance(command, ClearAudio)
+    assert_well_formed(command)
 
 
 ids = st.text(ANY_CHAR, min_size=1, max_size=64)
@@ -286,30 +288,16 @@ def test_everything_the_carrier_side_builds_parses_back_to_the_same_values(
 
 @ROUNDTRIP
 @given(
-    commands=st.lists(
-        st.one_of(
-            st.binary(max_size=8000).map(PlayAudio),
-            st.text(ANY_CHAR, max_size=40).map(PlaceMark),
-            st.just(ClearAudio()),
-        ),
-        min_size=1,
-        max_size=4,
-    ),
+    commands=bridge_commands,
 )
 def test_everything_the_bridge_sends_parses_on_the_carrier_side(
-    commands: list[PlayAudio | PlaceMark | ClearAudio],
+    commands: list[Command],
 ) -> None:
     telnyx = TelnyxCarrierSide(STREAM, CALL)
     stream = TelnyxMediaStream()
     stream.parse(telnyx.start({}))
     for command in commands:
-        if isinstance(command, PlayAudio):
-            frame = stream.media(command.payload)
-        elif isinstance(command, PlaceMark):
-            frame = stream.mark(command.name)
-        else:
-            frame = stream.clear()
-        assert telnyx.parse(frame) == command
+        assert telnyx.parse(frame_for(stream, command)) == command
 
 
 @ROUNDTRIP

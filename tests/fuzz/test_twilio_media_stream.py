@@ -18,13 +18,11 @@ from hypothesis import strategies as st
 
 from bridge.audio.formats import MULAW_8K
 from bridge.carriers.base import (
-    ClearAudio,
+    Command,
     Connected,
     Dtmf,
     MarkPlayed,
     Media,
-    PlaceMark,
-    PlayAudio,
     ProtocolViolation,
     Started,
     Stopped,
@@ -40,7 +38,16 @@ from bridge.carriers.twilio.protocol import (
 from tests.fuzz.conftest import FUZZ, ROUNDTRIP
 from tests.fuzz.genome import Genome
 from tests.fuzz.genome import frame as framed
-from tests.fuzz.strategies import ANY_CHAR, b64, genomes, outcome, text
+from tests.fuzz.strategies import (
+    ANY_CHAR,
+    assert_well_formed,
+    b64,
+    bridge_commands,
+    frame_for,
+    genomes,
+    outcome,
+    text,
+)
 
 STREAM = "MZ" + "1" * 32
 CALL = "CA" + "2" * 32
@@ -171,12 +178,7 @@ def test_bridge_frames_are_checked_like_twilio_does(genome: bytes) -> None:
         assert 0 < len(command.reason) <= 100
         return
     assert isinstance(sent, str)
-    if isinstance(command, PlayAudio):
-        assert type(command.payload) is bytes
-    elif isinstance(command, PlaceMark):
-        assert type(command.name) is str
-    else:
-        assert isinstance(command, ClearAudio)
+    assert_well_formed(command)
 
 
 sids = st.text(ANY_CHAR, min_size=1, max_size=64)
@@ -223,30 +225,16 @@ def test_everything_the_carrier_side_builds_parses_back_to_the_same_values(
 @ROUNDTRIP
 @given(
     stream_sid=sids,
-    commands=st.lists(
-        st.one_of(
-            st.binary(max_size=8000).map(PlayAudio),
-            st.text(ANY_CHAR, max_size=40).map(PlaceMark),
-            st.just(ClearAudio()),
-        ),
-        min_size=1,
-        max_size=4,
-    ),
+    commands=bridge_commands,
 )
 def test_everything_the_bridge_sends_parses_on_the_carrier_side(
-    stream_sid: str, commands: list[PlayAudio | PlaceMark | ClearAudio]
+    stream_sid: str, commands: list[Command]
 ) -> None:
     stream = TwilioMediaStream()
     twilio = TwilioCarrierSide(stream_sid, CALL, ACCOUNT)
     stream.parse(twilio.start({}))
     for command in commands:
-        if isinstance(command, PlayAudio):
-            frame = stream.media(command.payload)
-        elif isinstance(command, PlaceMark):
-            frame = stream.mark(command.name)
-        else:
-            frame = stream.clear()
-        assert twilio.parse(frame) == command
+        assert twilio.parse(frame_for(stream, command)) == command
 
 
 @ROUNDTRIP
