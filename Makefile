@@ -3,7 +3,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install test test-cluster lint fmt run demo bench clean
+.PHONY: install test test-cluster lint fmt run demo bench soak clean
 
 install: $(VENV)/.installed
 
@@ -41,6 +41,10 @@ demo: install
 bench: install
 	$(PY) -m bench.audio
 	$(PY) -m bench.load
+
+# Ten-minute calls with the carrier's clock skewed (and one stall), in real time: about 11 minutes.
+soak: install
+	$(PY) -m bench.soak --seconds 600 --ppm 1000 --ppm -1000 --stall-at 300
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo-out

@@ -80,6 +80,7 @@ class Leg:
     received: int = 0  # partner frames that came back to this leg
     expect_in: int = -1  # next loop index the simulator should see from this leg
     expect_back: int = -1  # next loop index of the partner's frames expected here
+    plays_until_ns: int = 0  # when the carrier would finish playing what reached this leg
     closed: bool = False
 
     def build(self) -> None:
@@ -181,6 +182,7 @@ class Probe:
             return False
         quote = text.find('"', start + 9)
         data = binascii.a2b_base64(text[quote + 1 : text.find('"', quote + 1)])
+        leg.plays_until_ns = max(leg.plays_until_ns, at_ns) + len(data) // FRAME_BYTES * FRAME_NS
         source = leg.partner
         window, recording = self.window, self.recording
         for offset in range(0, len(data) - FRAME_BYTES + 1, FRAME_BYTES):
@@ -258,14 +260,20 @@ class Pacer:
 
 
 def listener(leg: Leg, probe: Probe) -> Callable[[str, int], None]:
-    """What `leg` does with each message: time media frames, echo marks as Twilio does."""
+    """What `leg` does with each message: time media frames, echo marks as Twilio does (once
+    the audio before the mark would have played: the bridge paces by those echoes)."""
     frame_back = probe.frame_back
+    loop = asyncio.get_running_loop()
+
+    def echo(name: str) -> None:
+        if leg.ws is not None and not leg.closed:
+            leg.ws.send_text(leg.side.mark(name))
 
     def on_text(text: str, at_ns: int) -> None:
         if frame_back(leg, text, at_ns) or '"mark"' not in text or leg.ws is None:
             return
         name = json.loads(text)["mark"]["name"]
-        leg.ws.send_text(leg.side.mark(name))  # "played" at once: there is no ear here
+        loop.call_later(max(0, leg.plays_until_ns - at_ns) / 1e9, echo, name)
 
     return on_text
 

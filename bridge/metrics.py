@@ -109,6 +109,12 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.barge_ins = Counter(
+            "bridge_barge_ins",
+            "Listeners who talked over a translation and had it cleared or ducked, by policy",
+            ["policy"],
+            registry=r,
+        )
         self.ended_legs = LegTotals()
         self.inbound_latency = self.added_latency.labels("inbound").observe
         self.outbound_latency = self.added_latency.labels("outbound").observe

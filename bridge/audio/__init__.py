@@ -1,9 +1,8 @@
-"""Pure audio: formats, codecs, streaming conversion, framing and pacing. No I/O here."""
+"""Pure audio: formats, codecs, streaming conversion, framing and playout. No I/O here."""
 
 from bridge.audio.converter import DEFAULT_QUALITY, Converter
 from bridge.audio.formats import MULAW_8K, PCM16_16K, PCM16_24K, AudioFormat, Encoding
 from bridge.audio.framer import Reframer
-from bridge.audio.pacing import PacingClock
 
 __all__ = [
     "DEFAULT_QUALITY",
@@ -13,6 +12,5 @@ __all__ = [
     "AudioFormat",
     "Converter",
     "Encoding",
-    "PacingClock",
     "Reframer",
 ]

@@ -41,19 +41,29 @@ class Converter:
         self._sample_bytes = src.encoding.bytes_per_sample
         self._partial = b""  # an input sample split across two chunks
         self._resampler = self._new_resampler()
+        self._held = 0  # input samples in, less output samples out (in input samples)
+
+    @property
+    def held_s(self) -> float:
+        """Audio taken in and not yet given out: the resampler's look-ahead, in seconds."""
+        return self._held / self.src.sample_rate
 
     def convert(self, data: bytes) -> bytes:
         data = self._whole_samples(data)
         if self.passthrough or not data:
             return data
         pcm = codecs.decode(self.src.encoding, data)
-        if self._resampler is not None:
-            pcm = self._resampler.resample_chunk(np.frombuffer(pcm, np.int16)).tobytes()
+        resampler = self._resampler
+        if resampler is not None:
+            pcm = resampler.resample_chunk(np.frombuffer(pcm, np.int16)).tobytes()
+            src, dst = self.src.sample_rate, self.dst.sample_rate
+            self._held += len(data) // self._sample_bytes - len(pcm) // 2 * src // dst
         return codecs.encode(self.dst.encoding, pcm)
 
     def flush(self) -> bytes:
         """End of stream: everything still inside the resampler. The converter starts afresh."""
         self._partial = b""
+        self._held = 0
         if self._resampler is None:
             return b""
         tail = self._resampler.resample_chunk(np.zeros(0, np.int16), last=True).tobytes()
@@ -63,6 +73,7 @@ class Converter:
     def reset(self) -> None:
         """Drop buffered audio without emitting it (barge-in: stale tails must not leak)."""
         self._partial = b""
+        self._held = 0
         self._resampler = self._new_resampler()
 
     def _whole_samples(self, data: bytes) -> bytes:

@@ -14,11 +14,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import structlog
 
 from bridge.audio.converter import Converter
+from bridge.calls.barge_in import BargeIn, BargeInWatch
 from bridge.calls.connection import LegConnection
 from bridge.calls.kallglot_link import KallglotLink
 from bridge.calls.leg import Leg
@@ -179,10 +181,13 @@ class Call:
     def on_media(self, role: Role, connection: LegConnection, payload: bytes) -> None:
         """Carrier audio from `role` (hot path: 50 calls a second per leg)."""
         connection.frames_in += 1
-        stream, converter = self.kallglot.stream, self.legs[role].to_kallglot
+        leg = self.legs[role]
+        stream, converter = self.kallglot.stream, leg.to_kallglot
         if self.state is not CallState.ACTIVE or stream is None or converter is None:
             return
         stream.send_audio(SPEAKERS[role], converter.convert(payload))
+        if leg.barge_in is not None:
+            leg.barge_in.heard(payload)
         if self.plan.mode is Mode.ASSISTIVE and role is Role.CUSTOMER:
             agent = self.legs.get(Role.AGENT)
             if agent is not None and agent.connection is not None:
@@ -210,6 +215,10 @@ class Call:
         if output.speaker in ROLES:
             return ROLES[output.speaker].other
         return None
+
+    def _barged_in(self, role: Role, policy: BargeIn) -> None:
+        self._log.info("barge_in", leg=role.value, policy=policy.value)
+        self._services.metrics.barge_ins.labels(policy.value).inc()
 
     # -- Kallglot (the link's owner) ----------------------------------------------------------
 
@@ -265,6 +274,10 @@ class Call:
             connection = leg.connection
             assert connection is not None
             leg.to_kallglot = Converter(connection.messages.media_format, stream.input_format)
+            if self.plan.barge_in is not BargeIn.OFF:
+                leg.barge_in = BargeInWatch(
+                    self.plan.barge_in, connection, partial(self._barged_in, role)
+                )
         self.answered_at = self._services.clock()
         self._services.metrics.calls_started.labels(self.plan.direction.value).inc()
         self._log.info("call_active", legs=[r.value for r in self.plan.roles])
@@ -317,10 +330,20 @@ class Call:
         for task in self._tasks - set(self._dials.values()):
             task.cancel()
         await asyncio.gather(*self._dials.values(), return_exceptions=True)
+        self._flush_to_kallglot()
         await self._release_carrier(apologize)
         await self.kallglot.release()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._carry_out(self.lifecycle.torn_down())
+
+    def _flush_to_kallglot(self) -> None:
+        """The last words: what each leg's resampler still holds goes to Kallglot before the
+        stream ends (whose close sends the partial chunks)."""
+        stream = self.stream
+        for role, leg in self.legs.items():
+            converter, leg.to_kallglot = leg.to_kallglot, None
+            if stream is not None and converter is not None and (tail := converter.flush()):
+                stream.send_audio(SPEAKERS[role], tail)
 
     def _finish(self, reason: EndReason) -> None:
         self.ended_at = self._services.clock()

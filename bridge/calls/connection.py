@@ -52,6 +52,7 @@ class LegConnection:
     ) -> None:
         self.messages = messages
         self.buffer = buffer
+        buffer.marks = messages.supports_marks  # playout trusts echoes only where they come
         self.stream_id = stream_id
         self.carrier_call_id = carrier_call_id
         self.carrier = carrier  # the carrier's name (bridge/carriers/registry.py)
@@ -113,7 +114,6 @@ class LegConnection:
     async def _run(self) -> None:
         messages, buffer = self.messages, self.buffer
         batch = max(1, messages.max_frames_per_message)
-        marks = messages.supports_marks
         try:
             while True:
                 if self._clear_pending:
@@ -126,12 +126,8 @@ class LegConnection:
                 frames, mark = buffer.take_due()
                 for i in range(0, len(frames), batch):
                     await self._send(messages.media(b"".join(frames[i : i + batch])))
-                if mark is None:
-                    continue
-                if marks:
+                if mark is not None:
                     await self._send(messages.mark(mark))
-                else:  # no echo will come: count what was sent as heard (base.py explains)
-                    buffer.mark_played(mark)
         except (ConnectionError, RuntimeError) as exc:  # socket gone: the reader notices too
             self._log.info("playout_stopped", reason=repr(exc))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bridge.audio.converter import Converter
+from bridge.calls.barge_in import BargeInWatch
 from bridge.calls.connection import LegConnection
 from bridge.calls.model import Role
 from bridge.calls.summary import LegSummary
@@ -18,6 +19,7 @@ class Leg:
     carrier_call_id: str | None = None
     connection: LegConnection | None = None
     to_kallglot: Converter | None = None  # carrier format -> Kallglot input, once the call is live
+    barge_in: BargeInWatch | None = None  # watches the party's voice, where the route asks
     answered_at: float | None = None
     gone: bool = False  # the carrier call is over: nothing to hang up
 
@@ -50,4 +52,7 @@ class Leg:
             frames_heard=stats.frames_heard,
             frames_dropped=stats.frames_dropped,
             underflows=stats.underflows,
+            frames_inserted=connection.buffer.frames_inserted,
+            frames_compacted=connection.buffer.frames_compacted,
+            tails_flushed=stats.tails_flushed,
         )

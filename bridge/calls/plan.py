@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bridge.calls.barge_in import BargeIn
 from bridge.calls.model import Direction, Mode, Role
 from bridge.calls.routes import DEFAULT_APOLOGY, Route, Routes
 from bridge.calls.tickets import Ticket
@@ -46,6 +47,10 @@ class CallPlan:
     @property
     def apology(self) -> str:
         return self.route.apology if self.route else DEFAULT_APOLOGY
+
+    @property
+    def barge_in(self) -> BargeIn:
+        return self.route.barge_in if self.route else BargeIn.OFF
 
     @property
     def say_language(self) -> str | None:

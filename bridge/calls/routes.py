@@ -11,6 +11,8 @@
     greeting = "Willkommen. Einen Moment bitte."
     say_language = "de-DE"            # the carrier's voice for greeting, menu and apology
     agent_carrier = "telnyx"          # dial the agent on this carrier (default: the caller's)
+    barge_in = "clear"                # a listener talking over the translation: "off" (the
+                                      # default: it plays on), "clear" (dropped), "duck" (quieter)
 
     [routes."+15550100001".menu]      # optional keypad language menu
     prompt = "Für Deutsch drücken Sie 1. Pour le français, appuyez sur 2."
@@ -29,6 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bridge.calls.barge_in import BargeIn
 from bridge.calls.model import Mode
 from bridge.settings import ConfigError
 
@@ -58,6 +61,7 @@ class Route:
     apology: str = DEFAULT_APOLOGY
     menu: LanguageMenu | None = None
     agent_carrier: str | None = None  # None: the carrier the customer called in on
+    barge_in: BargeIn = BargeIn.OFF
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +117,12 @@ def _route(number: str, values: dict[str, Any], where: str) -> Route:
     agent_carrier = _text(values, "agent_carrier", where)
     if agent_carrier is not None and not CARRIER_NAME.match(agent_carrier):
         raise ConfigError(f"{where}: agent_carrier {agent_carrier!r} is not a carrier name")
+    try:
+        barge_in = BargeIn(values.get("barge_in", BargeIn.OFF))
+    except ValueError:
+        raise ConfigError(
+            f"{where}: barge_in must be one of {[b.value for b in BargeIn]}"
+        ) from None
     return Route(
         number=number,
         agent=agent,
@@ -124,6 +134,7 @@ def _route(number: str, values: dict[str, Any], where: str) -> Route:
         apology=_text(values, "apology", where) or DEFAULT_APOLOGY,
         menu=_menu(values.get("menu"), f"{where}.menu"),
         agent_carrier=agent_carrier,
+        barge_in=barge_in,
     )
 
 

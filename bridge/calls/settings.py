@@ -33,7 +33,7 @@ class BridgeSettings:
     ring_timeout_s: int = 30
     start_timeout_s: float = 10.0  # upgrade to `start` on a media socket
     playout_lead_ms: int = 200
-    playout_prebuffer_ms: int = 60
+    playout_prebuffer_ms: int = 80
     playout_max_queue_ms: int = 20_000
     max_calls: int = 500
     drain_timeout_s: float = 3600.0
@@ -68,7 +68,7 @@ class BridgeSettings:
             ring_timeout_s=env_int(env, "BRIDGE_RING_TIMEOUT_S", 30, low=5, high=600),
             start_timeout_s=env_float(env, "BRIDGE_START_TIMEOUT_S", 10.0, low=0.5, high=120),
             playout_lead_ms=env_int(env, "BRIDGE_PLAYOUT_LEAD_MS", 200, low=0, high=5000),
-            playout_prebuffer_ms=env_int(env, "BRIDGE_PLAYOUT_PREBUFFER_MS", 60, low=0, high=2000),
+            playout_prebuffer_ms=env_int(env, "BRIDGE_PLAYOUT_PREBUFFER_MS", 80, low=0, high=2000),
             playout_max_queue_ms=env_int(
                 env, "BRIDGE_PLAYOUT_MAX_QUEUE_MS", 20_000, low=1000, high=600_000
             ),

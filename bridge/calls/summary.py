@@ -18,7 +18,10 @@ class LegSummary:
     frames_out: int = 0  # 20 ms frames sent to the party
     frames_heard: int = 0  # ... of which the carrier confirmed playing
     frames_dropped: int = 0  # playout queue overflow
-    underflows: int = 0
+    underflows: int = 0  # the carrier ran dry mid-speech
+    frames_inserted: int = 0  # silent frames added in pauses (the carrier's clock ran fast)
+    frames_compacted: int = 0  # silent frames dropped in pauses (slow clock, or a stall)
+    tails_flushed: int = 0  # talkspurt ends sent without waiting for more audio
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -31,6 +34,9 @@ class LegSummary:
             "frames_heard": self.frames_heard,
             "frames_dropped": self.frames_dropped,
             "underflows": self.underflows,
+            "frames_inserted": self.frames_inserted,
+            "frames_compacted": self.frames_compacted,
+            "tails_flushed": self.tails_flushed,
         }
 
 

@@ -88,5 +88,7 @@ class CarrierSimulator(SimulatedCarrier[SimCall]):
         return self._new_call(setup, phone, dialled=False)
 
     def _new_call(self, setup: CallSetup, phone: Phone | None, dialled: bool) -> SimCall:
-        call = SimCall(self._signed, self.account_sid, new_sid("CA"), setup, phone)
+        call = SimCall(
+            self._signed, self.account_sid, new_sid("CA"), setup, phone, lambda: self.clock_ppm
+        )
         return self._register(call, dialled)

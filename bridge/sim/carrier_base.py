@@ -10,7 +10,7 @@ from typing import Generic, Protocol, TypeVar
 import aiohttp
 from aiohttp import web
 
-from bridge.sim.softphone import Phone
+from bridge.sim.softphone import Phone, check_clock_ppm
 from bridge.sim.softphone_record import Recording
 
 WS_CLOSE_TIMEOUT_S = 2.0
@@ -23,6 +23,7 @@ class SimulatedCall(Protocol):
     to: str
 
     def start(self) -> None: ...
+    def stall(self, seconds: float) -> None: ...
     async def close(self) -> None: ...
 
 
@@ -66,6 +67,7 @@ class SimulatedCarrier(Generic[C]):
         self.phones: dict[str, Phone] = {}
         self.calls: dict[str, C] = {}
         self.api_url: str | None = None  # set by start(); with aiohttp_server use its URL
+        self._clock_ppm = 0.0
         self._http = http
         self._dialled = Recording()  # only its waiter machinery: "a call to X was created"
         self._claimed: set[str] = set()
@@ -73,6 +75,22 @@ class SimulatedCarrier(Generic[C]):
         self._closed = False
         self.app = web.Application()
         self.app.on_cleanup.append(self._on_cleanup)
+
+    @property
+    def clock_ppm(self) -> float:
+        """How fast this carrier's media clock runs, in parts per million (+1000: every 20 ms
+        frame is sent and played 1/1.001 of 20 ms of real time apart). Read as each media stream
+        starts, so a change applies to streams started after it; |ppm| <= 100000."""
+        return self._clock_ppm
+
+    @clock_ppm.setter
+    def clock_ppm(self, ppm: float) -> None:
+        self._clock_ppm = check_clock_ppm(ppm)
+
+    def stall(self, sid: str, seconds: float) -> None:
+        """Fault: call `sid`'s media loop freezes for `seconds` (see `StreamSession.stall`);
+        KeyError for an unknown call, RuntimeError when it has no media stream up."""
+        self.calls[sid].stall(seconds)
 
     def add_phone(self, number: str, phone: Phone | None = None) -> None:
         """Registers `number`: calls to it ring and behave as `phone` says."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -53,8 +53,15 @@ class SimCall(Recording):
     """A call in the simulator, seen from the party at its far end (callee or caller)."""
 
     def __init__(
-        self, http: SignedHttp, account_sid: str, sid: str, setup: CallSetup, phone: Phone | None
+        self,
+        http: SignedHttp,
+        account_sid: str,
+        sid: str,
+        setup: CallSetup,
+        phone: Phone | None,
+        clock_ppm: Callable[[], float] = lambda: 0.0,
     ) -> None:
+        """`clock_ppm` gives the carrier's clock skew, read as each media stream starts."""
         super().__init__()
         self.sid, self.account_sid, self.setup, self.phone = sid, account_sid, setup, phone
         self.direction, self.from_, self.to = setup.direction, setup.from_, setup.to
@@ -64,7 +71,7 @@ class SimCall(Recording):
         self.keypad: asyncio.Queue[str] = asyncio.Queue()
         for key in phone.digits if phone else "":
             self.keypad.put_nowait(key)
-        self._http = http
+        self._http, self._clock_ppm = http, clock_ppm
         pcm = phone.audio if phone else b""
         self._speech = codecs.encode(Encoding.MULAW, pcm)
         self._spoken = 0
@@ -127,6 +134,12 @@ class SimCall(Recording):
         """Fault: the media stream's connection is lost mid-call (see StreamSession.drop)."""
         if self._session is not None:
             self._session.drop()
+
+    def stall(self, seconds: float) -> None:
+        """Fault: the media stream freezes for `seconds` (see StreamSession.stall)."""
+        if self._session is None:
+            raise RuntimeError(f"call {self.sid} has no media stream to stall")
+        self._session.stall(seconds)
 
     def speak(self, pcm: bytes) -> None:
         """The party starts saying `pcm` (8 kHz PCM16) now, after whatever it has not said yet.
@@ -205,7 +218,7 @@ class SimCall(Recording):
 
     async def run_stream(self, stream: Stream) -> None:
         session = await open_stream(
-            self._http, self, stream, self.sid, self.account_sid, self._speak
+            self._http, self, stream, self.sid, self.account_sid, self._speak, self._clock_ppm()
         )
         if session is None:
             return

@@ -16,7 +16,7 @@ from typing import cast
 
 from bridge.sim.carrier import CarrierSimulator
 from bridge.sim.carrier_report import load_speech, write_report
-from bridge.sim.softphone import ANSWER_MODES, AnswerMode, Phone
+from bridge.sim.softphone import ANSWER_MODES, AnswerMode, Phone, check_clock_ppm
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,6 +40,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ring", type=float, default=1.0, help="seconds phones ring")
     parser.add_argument("--hangup-after", type=float, help="phones hang up after N seconds")
     parser.add_argument("--out", type=Path, help="write what each phone heard here on exit")
+    parser.add_argument(
+        "--clock-ppm",
+        type=clock_ppm,
+        default=0.0,
+        metavar="PPM",
+        help="the carrier's media clock runs this many parts per million fast (negative: slow),"
+        " for its voice and its playback alike; within +-100000 (default 0)",
+    )
+
+
+def clock_ppm(value: str) -> float:
+    """`--clock-ppm`: a number within +-100000, or argparse's usage error saying why not."""
+    try:
+        ppm = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of ppm, got {value!r}") from None
+    try:
+        return check_clock_ppm(ppm)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def phones_from(args: argparse.Namespace) -> tuple[dict[str, Phone], Phone]:
@@ -58,6 +78,7 @@ def phones_from(args: argparse.Namespace) -> tuple[dict[str, Phone], Phone]:
 async def serve(args: argparse.Namespace) -> int:
     phones, answering = phones_from(args)
     sim = CarrierSimulator(args.account_sid, args.auth_token, None if phones else answering)
+    sim.clock_ppm = args.clock_ppm
     for number, phone in phones.items():
         sim.add_phone(number, phone)
     stop = asyncio.Event()

@@ -2,7 +2,13 @@
 
 Two tasks share the socket: the line sends the party's voice and plays the bridge's audio on one
 absolute 20 ms schedule (frame n is due at epoch + n * 20 ms, so there is no drift), and the
-receiver takes the bridge's frames as they come, validating them the way the carrier does. The
+receiver takes the bridge's frames as they come, validating them the way the carrier does.
+The schedule runs on the carrier's clock, which may be off by `clock_ppm` (a +1000 ppm carrier
+ticks every 20 ms / 1.001 of real time, for its voice and its playback alike: the bridge must
+follow the carrier's clock, not its own). A line that runs late (a busy event loop) catches up
+at once, voice and playback; an injected `stall` freezes the line instead, after which the
+voice captured meanwhile goes out in a burst but playback does not catch up: the loudspeaker
+played silence for the stalled ticks and everything queued plays that much later. The
 stream ends when the bridge closes the socket (Twilio's TwiML then continues after
 `</Connect>`; a Telnyx call just stays up) or when the call is hung up or redirected (the task
 is cancelled: `stop`, then close, as both carriers do).
@@ -28,7 +34,7 @@ import aiohttp
 from bridge.carriers.base import ClearAudio, Command, PlaceMark, PlayAudio, ProtocolViolation
 from bridge.carriers.twilio import INVALID_MESSAGE, TwilioCarrierSide
 from bridge.sim.carrier_http import SignedHttp
-from bridge.sim.softphone import FRAME_S, Playout, ReceivedMedia
+from bridge.sim.softphone import FRAME_S, SILENCE, Holes, Playout, ReceivedMedia, check_clock_ppm
 from bridge.sim.softphone_record import Recording
 from bridge.sim.twiml_parse import Stream
 
@@ -77,13 +83,21 @@ class StreamSession:
         side: MediaSide,
         line: Line,
         refusal: Refusal | None = None,
+        clock_ppm: float = 0.0,
     ) -> None:
+        """`clock_ppm`: how fast the carrier's clock runs against real time (parts per
+        million; positive is fast), within +-100000 (ValueError otherwise)."""
         self._record = record
         self._ws = ws
         self._side = side
         self._line_frames = line  # the party's next 20 ms of voice, as the carrier frames it
         self._refusal = refusal
         self._playout = Playout()
+        self._holes = Holes()
+        self.clock_ppm = check_clock_ppm(clock_ppm)
+        self.tick_s = FRAME_S / (1 + self.clock_ppm / 1e6)  # 20 ms of the carrier's clock
+        self._stalls: list[tuple[float, float]] = []  # (from, until) in loop time, in order
+        self._stalled_tick = False  # the previous tick fell in a stall
 
     async def run(self, parameters: dict[str, str]) -> None:
         """Runs until the bridge closes the socket; on cancellation Twilio-style teardown."""
@@ -115,6 +129,20 @@ class StreamSession:
     async def send_dtmf(self, digit: str) -> None:
         await self._ws.send_str(self._side.dtmf(digit))
 
+    def stall(self, seconds: float) -> None:
+        """Fault: the carrier's media loop freezes for `seconds` from now (a stall already
+        running is extended): no frames sent, nothing played. On resuming, the party's voice of
+        the frozen ticks goes out back to back; the loudspeaker heard silence for them (the
+        queue untouched, listed in `Recording.stalls`), so queued audio plays `seconds` late."""
+        if not seconds >= 0:
+            raise ValueError(f"a stall lasts zero seconds or more, got {seconds}")
+        now = asyncio.get_running_loop().time()
+        if self._stalls and self._stalls[-1][1] >= now:
+            start, until = self._stalls[-1]
+            self._stalls[-1] = (start, max(until, now + seconds))
+        else:
+            self._stalls.append((now, now + seconds))
+
     def drop(self) -> None:
         """The carrier's media server loses the connection: no `stop`, no close frame, the TCP
         connection just ends (the bridge must end the call as a hang-up)."""
@@ -130,25 +158,65 @@ class StreamSession:
         await self._ws.close(code=1000)
 
     async def _line(self) -> None:
-        ws, playout, record = self._ws, self._playout, self._record
+        ws, record = self._ws, self._record
         loop = asyncio.get_running_loop()
         epoch = loop.time()
         n = 0
         try:
             while True:
+                await self._sit_out_stall(loop)
+                due = epoch + n * self.tick_s
                 for frame in self._line_frames():
                     await ws.send_str(frame)
-                heard, played, due = playout.tick()
-                record.heard += heard
-                record.heard_media_bytes += played
-                await self._echo(due)
+                if self._in_stall(due):
+                    self._play_stalled(time.perf_counter() - (loop.time() - due))
+                else:
+                    await self._play()
                 record.notify()
                 n += 1
-                delay = epoch + n * FRAME_S - loop.time()
+                delay = epoch + n * self.tick_s - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
         except (ConnectionError, aiohttp.ClientError):
             return  # the socket is gone; the receiver sees the close
+
+    async def _play(self) -> None:
+        record, playout = self._record, self._playout
+        heard, played, echoes = playout.tick()
+        index = record.play_tick(heard, played, time.perf_counter(), playout.queued_bytes)
+        hole = self._holes.tick(index, played)
+        if hole is not None:
+            record.holes.append(hole)
+        self._stalled_tick = False
+        await self._echo(echoes)
+
+    def _play_stalled(self, at: float) -> None:
+        """A tick the line was frozen for: silence, at `at` (perf_counter() when it was due);
+        the queue after it is the queue now, as the stall ends."""
+        record = self._record
+        index = record.play_tick(SILENCE, 0, at, self._playout.queued_bytes)
+        if self._stalled_tick:
+            start, length = record.stalls[-1]
+            record.stalls[-1] = (start, length + 1)
+        else:
+            record.stalls.append((index, 1))
+        self._stalled_tick = True
+
+    async def _sit_out_stall(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Sleeps while a stall covers now (rechecked: a stall may be extended meanwhile)."""
+        while True:
+            now = loop.time()
+            until = max((end for start, end in self._stalls if start <= now < end), default=now)
+            if until <= now:
+                return
+            await asyncio.sleep(until - now)
+
+    def _in_stall(self, due: float) -> bool:
+        """Whether the tick due at `due` (loop time) fell in a stall; forgets past stalls (the
+        ticks come in order)."""
+        while self._stalls and self._stalls[0][1] <= due:
+            self._stalls.pop(0)
+        return bool(self._stalls) and self._stalls[0][0] <= due
 
     async def _receive(self) -> None:
         ws, record = self._ws, self._record
@@ -205,8 +273,10 @@ async def open_stream(
     call_sid: str,
     account_sid: str,
     speak: Callable[[], bytes],
+    clock_ppm: float = 0.0,
 ) -> StreamSession | None:
-    """Connects one stream (then `run` it); None, and Twilio's warning, if it cannot connect."""
+    """Connects one stream (then `run` it); None, and Twilio's warning, if it cannot connect.
+    `clock_ppm`: the carrier clock's skew (see `StreamSession`)."""
     scheme = stream.url.split(":", 1)[0].lower()
     if scheme not in ("ws", "wss"):
         record.warn(URL_SCHEME_ERROR, f"stream URL scheme {scheme!r} is not wss")
@@ -222,4 +292,4 @@ async def open_stream(
         record.warn(CONNECTION_ERROR, f"stream connection failed: {type(error).__name__}")
         return None
     side = TwilioCarrierSide(new_sid("MZ"), call_sid, account_sid)
-    return StreamSession(record, ws, side, lambda: [side.media(speak())])
+    return StreamSession(record, ws, side, lambda: [side.media(speak())], clock_ppm=clock_ppm)

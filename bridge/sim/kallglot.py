@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from bridge.audio import PCM16_16K
 from bridge.sim import kallglot_debug, kallglot_rest, kallglot_stream
 from bridge.sim.kallglot_http import middleware
 from bridge.sim.kallglot_state import (
@@ -33,7 +34,7 @@ from bridge.sim.kallglot_state import (
     new_id,
 )
 from bridge.sim.kallglot_stream import StreamConnection
-from bridge.sim.kallglot_translate import SHAPES, OutputShape, Segmentation
+from bridge.sim.kallglot_translate import SHAPES, OutputShape, Segmentation, check_chunk_bytes
 from bridge.sim.kallglot_webhooks import WebhookSender
 from bridge.tasks import cancel_and_wait
 
@@ -59,9 +60,17 @@ class KallglotSimulator:
         segmentation: Segmentation | None = None,
         faults: Faults | None = None,
         keep_audio: bool = True,
+        talkspurts: bool = False,
+        output_chunk_bytes: int | None = None,
     ) -> None:
+        """`talkspurts`: translated audio only during utterances, nothing between them;
+        `output_chunk_bytes`: translated audio in messages of exactly that many bytes (an
+        utterance's last one shorter). Both apply to connections opened after a change; see
+        kallglot_translate.py."""
         if isinstance(output_shape, str) and output_shape not in (*SHAPES, "auto"):
             raise ValueError(f"output_shape must be one of {[*SHAPES, 'auto']}")
+        # Either protocol may connect, and the legacy one sends 16-bit PCM: whole samples only.
+        check_chunk_bytes(output_chunk_bytes, PCM16_16K)
         self.api_key = api_key
         self.credits_remaining = credits
         self.credits_used = 0
@@ -72,6 +81,8 @@ class KallglotSimulator:
         self.conflict_retry_after_s = conflict_retry_after_s
         self.segmentation = segmentation or Segmentation()
         self.keep_audio = keep_audio  # raw audio per session, for tests (see SessionRecord)
+        self.talkspurts = talkspurts
+        self.output_chunk_bytes = output_chunk_bytes
         self.faults = faults or Faults()
         self.sessions: dict[str, SessionRecord] = {}
         self.create_requests = 0

@@ -14,9 +14,11 @@ import signal
 
 from aiohttp import web
 
+from bridge.audio import PCM16_16K
 from bridge.log import configure_logging
 from bridge.sim.kallglot import KallglotSimulator
 from bridge.sim.kallglot_state import Faults
+from bridge.sim.kallglot_translate import check_chunk_bytes
 
 
 def _failure(value: str) -> tuple[int, int]:
@@ -27,6 +29,18 @@ def _failure(value: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(
             f"expected STATUS[:COUNT] like 503:3, got {value!r}"
         ) from None
+
+
+def _chunk_bytes(value: str) -> int:
+    try:
+        size = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of bytes, got {value!r}") from None
+    try:
+        check_chunk_bytes(size, PCM16_16K)  # either protocol may connect: whole PCM16 samples
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return size
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,6 +62,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--keep-audio",
         action="store_true",
         help="keep every session's raw audio in memory (off: only byte counts are kept)",
+    )
+    parser.add_argument(
+        "--talkspurts",
+        action="store_true",
+        help="send translated audio only while the speaker is in an utterance (gaps between)",
+    )
+    parser.add_argument(
+        "--output-chunk-bytes",
+        type=_chunk_bytes,
+        metavar="N",
+        help="translated audio in messages of exactly N bytes (even: whole 16-bit samples for"
+        " legacy clients; e.g. 760 = 95 ms of mu-law); default one message per input chunk",
     )
     parser.add_argument("--webhook-url", help="where to POST signed webhooks")
     parser.add_argument("--webhook-secret", default="whsec_sim", help="webhook signing secret")
@@ -89,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
         webhook_secret=args.webhook_secret if args.webhook_url else None,
         faults=fault_set,
         keep_audio=args.keep_audio,
+        talkspurts=args.talkspurts,
+        output_chunk_bytes=args.output_chunk_bytes,
     )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(sim, args.host, args.port, args.api_key))

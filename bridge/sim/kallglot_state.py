@@ -130,6 +130,9 @@ class SessionRecord:
     turns: list[dict[str, Any]] = field(default_factory=list)
     utterances: Counter[str] = field(default_factory=Counter)  # per speaker, across connections
     output_sequence: int = 0
+    # Talkspurt mode: per target party, perf_counter() when each utterance's last audio message
+    # was sent (the end of its tail, to time against when the party heard it).
+    utterance_ends: dict[str, list[float]] = field(default_factory=dict)
     changed: Pulse = field(default_factory=Pulse, repr=False)
 
     @property

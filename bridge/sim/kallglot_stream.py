@@ -14,6 +14,7 @@ import binascii
 import contextlib
 import json
 import struct
+import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
@@ -174,7 +175,8 @@ class StreamConnection:
         if self._translator is None:
             self._translator = Translator(
                 record, legacy=legacy, shape=self._shape(legacy), seg=self.sim.segmentation,
-                now=self.sim.now,
+                now=self.sim.now, talkspurts=self.sim.talkspurts,
+                output_chunk_bytes=self.sim.output_chunk_bytes,
             )  # fmt: skip
         audio, transcripts = self._translator.audio(speaker, fmt, data)
         for message in transcripts:
@@ -258,6 +260,8 @@ class StreamConnection:
             return
         with contextlib.suppress(ConnectionError, RuntimeError):
             await self.ws.send_str(json.dumps(message, separators=(",", ":")))
+            if self._translator is not None:
+                self._translator.sent(message, time.perf_counter())
 
 
 def _read_audio(

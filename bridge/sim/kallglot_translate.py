@@ -4,6 +4,16 @@ Identity translation makes the audio path testable: every output chunk is an inp
 re-encoded into the output format, so a test can prove which input reached which leg and that
 nothing was lost, duplicated or reordered. Transcripts come from a simple energy detector per
 speaker, so their timing follows the speech. This module is sans-I/O: it returns message dicts.
+
+By default every input chunk comes back (silence too), one message per chunk: a continuous
+stream. Real translation comes in talkspurts, which is what a playout buffer must survive, so
+`talkspurts` returns audio only while the speaker is in an utterance (from the chunk where the
+voice starts to the one that ends it with the final transcript, hangover included) and nothing
+in between; and `output_chunk_bytes` cuts the output into messages of exactly that size (95 ms,
+say, not whole 20 ms frames). In talkspurt mode an utterance's remainder, less the digital
+silence it ends with, goes out as a shorter last message when it ends, so nothing is held back
+and utterances are not whole frames either (as a real voice's are not), and the time that message is sent is kept
+(`SessionRecord.utterance_ends`); otherwise the remainder waits for more audio or `finish()`.
 """
 
 from __future__ import annotations
@@ -57,8 +67,24 @@ class _Voice:
     rate: int = 8000
 
 
+def check_chunk_bytes(size: int | None, fmt: AudioFormat) -> int | None:
+    """`size` if output in `fmt` can be cut into messages of that many bytes, else ValueError."""
+    width = fmt.encoding.bytes_per_sample
+    if size is not None and (size <= 0 or size % width):
+        raise ValueError(
+            f"output_chunk_bytes must be a positive number of whole {width}-byte samples "
+            f"({m.wire_name(fmt)} at {fmt.sample_rate} Hz), got {size}"
+        )
+    return size
+
+
 class Translator:
-    """One per stream connection. `audio()` returns (audio messages, transcript messages)."""
+    """One per stream connection. `audio()` returns (audio messages, transcript messages).
+
+    `talkspurts`, `output_chunk_bytes`: see the module docstring (ValueError for a chunk size
+    that is not whole samples of the output format). The connection reports each message it
+    sends to `sent()`, which is how an utterance's end is timed.
+    """
 
     def __init__(
         self,
@@ -68,6 +94,8 @@ class Translator:
         shape: OutputShape,
         seg: Segmentation,
         now: Callable[[], float] = time.time,
+        talkspurts: bool = False,
+        output_chunk_bytes: int | None = None,
     ) -> None:
         self.record = record
         self._now = now
@@ -75,8 +103,12 @@ class Translator:
         self.shape = shape
         self.seg = seg
         self.output_format = PCM16_16K if legacy else MULAW_8K
+        self.talkspurts = talkspurts
+        self.output_chunk_bytes = check_chunk_bytes(output_chunk_bytes, self.output_format)
         self._converters: dict[str, Converter] = {}
         self._voices: dict[str, _Voice] = {}
+        self._pending: dict[str, bytearray] = {}  # output short of a whole chunk, per speaker
+        self._tails: dict[int, str] = {}  # output sequence of an utterance's last message: target
 
     def speaks_aloud(self, speaker: str) -> bool:
         """Whose speech comes back as translated audio, by mode (kallglot-api.md §7.1)."""
@@ -87,24 +119,71 @@ class Translator:
     def audio(
         self, speaker: str, fmt: AudioFormat, data: bytes
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        voice = self._voice(speaker, fmt)
+        was_speaking, count = voice.speaking, voice.count
+        transcripts = self._segment(speaker, fmt, data)  # first: it says if this chunk is voice
         out: list[dict[str, Any]] = []
         if self.speaks_aloud(speaker) and speaker in OTHER:
-            converted = self._convert(speaker, fmt, data)
-            if converted:
-                out.append(self._audio_message(speaker, converted))
-        return out, self._segment(speaker, fmt, data)
+            if not self.talkspurts:
+                out = self._emit(speaker, self._convert(speaker, fmt, data), last=False)
+            elif was_speaking or voice.speaking or voice.count != count:  # in an utterance
+                ended = not voice.speaking
+                out = self._emit(speaker, self._convert(speaker, fmt, data), last=ended)
+        return out, transcripts
 
     def finish(self) -> list[dict[str, Any]]:
-        """End of stream: converter tails and the final transcript of any open utterance."""
+        """End of stream: the audio still held (converter tails, a short last chunk), then the
+        final transcript of any open utterance."""
         messages: list[dict[str, Any]] = []
-        for speaker, converter in self._converters.items():
-            tail = converter.flush()
-            if tail:
-                messages.append(self._audio_message(speaker, tail))
+        if self.talkspurts:  # between utterances nothing is held: only open ones have a rest
+            held = [s for s, voice in self._voices.items() if voice.speaking]
+        else:
+            held = list(dict.fromkeys([*self._converters, *self._pending]))
+        for speaker in held:
+            if self.speaks_aloud(speaker) and speaker in OTHER:
+                messages += self._emit(speaker, b"", last=True)
         for speaker, voice in self._voices.items():
             if voice.speaking:
                 messages.append(self._final(speaker, voice))
         return messages
+
+    def sent(self, message: dict[str, Any], at: float) -> None:
+        """The connection sent `message` at `at` (perf_counter()): if it was an utterance's
+        last audio, `at` goes to `record.utterance_ends` under the party it was for."""
+        target = self._tails.pop(message.get("sequence", -1), None)
+        if target is not None and message.get("type") == self.shape.type:
+            self.record.utterance_ends.setdefault(target, []).append(at)
+            self.record.changed.fire()
+
+    def _emit(self, speaker: str, data: bytes, *, last: bool) -> list[dict[str, Any]]:
+        """`data` (converted) as audio messages. `last`: the speaker's audio ends here for now
+        (an utterance, or the stream), so the converter and the short remainder go out too."""
+        converter = self._converters.get(speaker)
+        if last and converter is not None:
+            data += converter.flush()
+        size = self.output_chunk_bytes
+        if size is None:
+            pieces = [data] if data else []
+        else:
+            pending = self._pending.setdefault(speaker, bytearray())
+            pending += data
+            if last and self.talkspurts:  # an utterance ends where its sound does, not on a chunk
+                self._trim_silence(pending)
+            cut = len(pending) if last else len(pending) - len(pending) % size
+            pieces = [bytes(pending[i : i + size]) for i in range(0, cut, size)]
+            del pending[:cut]
+        messages = [self._audio_message(speaker, piece) for piece in pieces]
+        if last and self.talkspurts and messages:
+            self._tails[self.record.output_sequence] = OTHER[speaker]
+        return messages
+
+    def _trim_silence(self, pending: bytearray) -> None:
+        """Drops the digital silence `pending` ends with (whole samples), but for one sample:
+        the utterance still ends with a message of its own, whose sending is its end."""
+        width = self.output_format.encoding.bytes_per_sample
+        zero = bytes([self.output_format.encoding.silence_byte]) * width
+        while len(pending) > width and pending.endswith(zero):
+            del pending[-width:]
 
     def _convert(self, speaker: str, fmt: AudioFormat, data: bytes) -> bytes:
         if fmt == self.output_format:
@@ -136,10 +215,14 @@ class Translator:
             message.update(fields)
         return message
 
-    def _segment(self, speaker: str, fmt: AudioFormat, data: bytes) -> list[dict[str, Any]]:
+    def _voice(self, speaker: str, fmt: AudioFormat) -> _Voice:
         voice = self._voices.get(speaker)
         if voice is None:
             voice = self._voices[speaker] = _Voice(rate=fmt.sample_rate)
+        return voice
+
+    def _segment(self, speaker: str, fmt: AudioFormat, data: bytes) -> list[dict[str, Any]]:
+        voice = self._voice(speaker, fmt)
         width = fmt.encoding.bytes_per_sample
         pcm = audio_codecs.decode(fmt.encoding, data[: len(data) - len(data) % width])
         samples = len(pcm) // 2

@@ -5,6 +5,7 @@
 bidirectional stream (carriers.md §1.5-1.7): queued in arrival order, 20 ms per tick in real
 time, marks echoed once everything before them has played, `clear` dropping the queue and
 echoing pending marks at once. Pure: the stream session feeds it and sends the echoes.
+`Holes` watches what it played for the moments the bridge's audio ran dry mid-flow.
 """
 
 from __future__ import annotations
@@ -16,9 +17,17 @@ from typing import Literal
 FRAME_BYTES = 160  # 20 ms of 8 kHz mu-law
 FRAME_S = 0.020
 SILENCE = b"\xff" * FRAME_BYTES  # mu-law zero
+MAX_CLOCK_PPM = 100_000.0  # 10 %: far beyond any real carrier's drift, so a typo is caught
 
 AnswerMode = Literal["answer", "no-answer", "busy", "failed"]
 ANSWER_MODES = ("answer", "no-answer", "busy", "failed")
+
+
+def check_clock_ppm(ppm: float) -> float:
+    """`ppm` if it is a carrier clock skew the simulator runs (|ppm| <= 100000), else ValueError."""
+    if not -MAX_CLOCK_PPM <= ppm <= MAX_CLOCK_PPM:  # also refuses NaN
+        raise ValueError(f"clock skew must be within +-{MAX_CLOCK_PPM:.0f} ppm, got {ppm} ppm")
+    return float(ppm)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,3 +157,30 @@ class Playout:
         self.queued_bytes -= played
         frame += SILENCE[: FRAME_BYTES - played]
         return bytes(frame), played, due
+
+
+class Holes:
+    """Finds where the loudspeaker ran dry: the gaps a listener hears inside the bridge's audio.
+
+    A hole starts at a tick that played less than a full frame of bridge audio right after a
+    tick that played a full frame, and ends at the next tick that plays any bridge audio; its
+    length counts the ticks from its start up to (not including) that one. Pure: fed one tick at
+    a time with the tick's index (its frame in `Recording.heard`) and the bridge bytes it played.
+    A hole still open when the stream ends is never returned (`open_at` says where it began).
+    """
+
+    def __init__(self) -> None:
+        self._was_full = False
+        self.open_at: int | None = None  # first tick of the hole in progress, if any
+
+    def tick(self, index: int, played: int) -> tuple[int, int] | None:
+        """Feeds one tick; returns the hole it closes as (first tick index, length in ticks)."""
+        closed = None
+        if self.open_at is not None:
+            if played:
+                closed = (self.open_at, index - self.open_at)
+                self.open_at = None
+        elif self._was_full and played < FRAME_BYTES:
+            self.open_at = index
+        self._was_full = played >= FRAME_BYTES
+        return closed

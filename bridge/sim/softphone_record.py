@@ -8,6 +8,7 @@ fails with `CallEnded` at once, so a broken bridge fails a test fast instead of 
 from __future__ import annotations
 
 import asyncio
+from array import array
 from collections.abc import Callable
 
 from bridge.audio import codecs
@@ -28,6 +29,16 @@ class Recording:
         # 160-byte frame per 20 ms tick, silence where the bridge had nothing queued.
         self.heard = bytearray()
         self.heard_media_bytes = 0  # of `heard`, the bytes that came from the bridge
+        # Per tick, parallel to the frames of `heard` (frame k is heard[160k:160k+160]): when it
+        # played (perf_counter(); a stalled tick: when it was due), and the bridge audio still
+        # queued after it (bytes; a stalled tick: as the stall ended). They say when each byte
+        # was heard, so a test can time playout against what the bridge sent.
+        self.tick_at = array("d")
+        self.queued_after_tick = array("I")
+        # (first tick index, length in ticks): where the bridge's audio ran dry (softphone.Holes;
+        # a hole still open when its stream ended is not listed), and where the carrier stalled.
+        self.holes: list[tuple[int, int]] = []
+        self.stalls: list[tuple[int, int]] = []
         self.media_received: list[ReceivedMedia] = []  # every bridge `media`, with arrival time
         self.received_bytes = 0
         self.marks_received: list[str] = []  # mark names the bridge sent, in order
@@ -63,6 +74,15 @@ class Recording:
         if self.stream_started_at is None or self.first_media_at is None:
             return None
         return self.first_media_at - self.stream_started_at
+
+    def play_tick(self, frame: bytes, media_bytes: int, at: float, queued: int) -> int:
+        """One tick of the loudspeaker: `frame` (160 bytes, `media_bytes` of them the bridge's)
+        played at perf_counter() `at`, `queued` bytes left to play; returns the tick's index."""
+        self.heard += frame
+        self.heard_media_bytes += media_bytes
+        self.tick_at.append(at)
+        self.queued_after_tick.append(queued)
+        return len(self.tick_at) - 1
 
     def heard_pcm(self) -> bytes:
         """`heard` as 8 kHz little-endian PCM16."""

@@ -108,4 +108,5 @@ class TelnyxSimulator(SimulatedCarrier[TelnyxSimCall]):
     def _new_call(
         self, setup: TelnyxCallSetup, phone: Phone | None, dialled: bool
     ) -> TelnyxSimCall:
-        return self._register(TelnyxSimCall(self._signed, setup, phone, self.quirks), dialled)
+        call = TelnyxSimCall(self._signed, setup, phone, self.quirks, lambda: self.clock_ppm)
+        return self._register(call, dialled)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -79,8 +80,14 @@ class TelnyxSimCall(Recording):
     """
 
     def __init__(
-        self, http: TelnyxHttp, setup: TelnyxCallSetup, phone: Phone | None, quirks: TelnyxQuirks
+        self,
+        http: TelnyxHttp,
+        setup: TelnyxCallSetup,
+        phone: Phone | None,
+        quirks: TelnyxQuirks,
+        clock_ppm: Callable[[], float] = lambda: 0.0,
     ) -> None:
+        """`clock_ppm` gives the carrier's clock skew, read as each media stream starts."""
         super().__init__()
         self.sid = self.call_control_id = new_call_control_id()
         self.call_leg_id, self.call_session_id = str(uuid.uuid4()), str(uuid.uuid4())
@@ -103,7 +110,7 @@ class TelnyxSimCall(Recording):
         self._cause: str | None = None
         self._source = "unknown"
         self._finishing = self._shutdown = False
-        self._streams = CallStreams(http, self, self, self._next_pcm)
+        self._streams = CallStreams(http, self, self, self._next_pcm, clock_ppm)
         self._task: asyncio.Task[None] | None = None
         self._hangup_timer: asyncio.TimerHandle | None = None
 
@@ -148,6 +155,13 @@ class TelnyxSimCall(Recording):
         session = self._streams.session
         if session is not None:
             session.drop()
+
+    def stall(self, seconds: float) -> None:
+        """Fault: the media stream freezes for `seconds` (see StreamSession.stall)."""
+        session = self._streams.session
+        if session is None:
+            raise RuntimeError(f"call {self.sid} has no media stream to stall")
+        session.stall(seconds)
 
     def speak(self, pcm: bytes) -> None:
         """The party starts saying `pcm` (8 kHz PCM16) now, after whatever it has not said yet."""

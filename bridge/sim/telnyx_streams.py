@@ -46,9 +46,16 @@ class StreamingCall(Protocol):
 
 class CallStreams:
     def __init__(
-        self, http: TelnyxHttp, call: StreamingCall, record: Recording, speak: Callable[[], bytes]
+        self,
+        http: TelnyxHttp,
+        call: StreamingCall,
+        record: Recording,
+        speak: Callable[[], bytes],
+        clock_ppm: Callable[[], float] = lambda: 0.0,
     ) -> None:
+        """`clock_ppm` gives the carrier's clock skew, read as each stream starts."""
         self._http, self._call, self._record, self._speak = http, call, record, speak
+        self._clock_ppm = clock_ppm
         self.session: StreamSession | None = None  # the stream up now, if any
         self._current: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()  # the current one, and any still ending
@@ -105,7 +112,9 @@ class CallStreams:
             user_id=str(uuid.uuid4()),
         )
         media = TelnyxMediaSide(side, request, call.quirks, self._speak)
-        self.session = session = StreamSession(record, ws, media, media.line, media.refusal)
+        self.session = session = StreamSession(
+            record, ws, media, media.line, media.refusal, self._clock_ppm()
+        )
         call.emit("streaming.started", {"stream_url": request.url}, state)
         try:
             await session.run(dict(request.parameters))

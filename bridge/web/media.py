@@ -198,6 +198,7 @@ async def _pump(
     """Feeds the call until the leg ends; returns why it ended (for the log)."""
     on_media, clock = call.on_media, time.monotonic
     limit = InboundLimit(protocol.media_format, started_at)
+    carrier_clock = connection.buffer.observe_inbound  # the carrier's clock rate, for playout
     try:
         async for msg in ws:
             if msg.type is not WSMsgType.TEXT and msg.type is not WSMsgType.BINARY:
@@ -206,8 +207,10 @@ async def _pump(
             event = protocol.parse(msg.data)
             if type(event) is Media:
                 payload = event.payload
-                if (too_much := limit.check(len(payload), clock())) is not None:
+                now = clock()
+                if (too_much := limit.check(len(payload), now)) is not None:
                     raise ProtocolViolation(too_much)
+                carrier_clock(limit.received_s, now)
                 on_media(role, connection, payload)
             elif isinstance(event, MarkPlayed):
                 call.on_mark(role, event.name)

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import audioop
+import itertools
+
 import numpy as np
 
-from bridge.audio.formats import MULAW_8K, PCM16_16K
+from bridge.audio import codecs
+from bridge.audio.formats import MULAW_8K, PCM16_16K, AudioFormat, Encoding
 from bridge.audio.playout import PlayoutBuffer
 
 
@@ -12,6 +16,13 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
+
+
+def voiced(nbytes: int) -> bytes:
+    """`nbytes` of a 440 Hz tone at -12 dBFS: speech, as far as playout can tell."""
+    t = np.arange(nbytes) / 8000
+    pcm = (8000 * np.sin(2 * np.pi * 440 * t)).astype(np.int16).tobytes()
+    return codecs.encode(Encoding.MULAW, pcm)
 
 
 def drain(buffer: PlayoutBuffer, clock: FakeClock) -> list[bytes]:
@@ -70,13 +81,13 @@ def test_full_queue_drops_the_oldest_and_counts_it() -> None:
 def test_a_gap_mid_stream_is_an_underflow_a_long_pause_is_not() -> None:
     clock = FakeClock()
     buffer = PlayoutBuffer(MULAW_8K, lead_ms=0, prebuffer_ms=0, now=clock)
-    buffer.push(MULAW_8K, MULAW_8K.silence(160))
+    buffer.push(MULAW_8K, voiced(160))
     buffer.take_due()
     clock.now += 0.1  # translated audio arrived 80 ms late
-    buffer.push(MULAW_8K, MULAW_8K.silence(160))
+    buffer.push(MULAW_8K, voiced(160))
     buffer.take_due()
     clock.now += 5.0  # the speaker paused
-    buffer.push(MULAW_8K, MULAW_8K.silence(160))
+    buffer.push(MULAW_8K, voiced(160))
     buffer.take_due()
     assert buffer.stats.underflows == 1
 
@@ -113,7 +124,7 @@ def play_jittery_chunks(prebuffer_ms: int) -> PlayoutBuffer:
             clock.now += wait
             buffer.take_due()
         clock.now = arrival
-        buffer.push(MULAW_8K, MULAW_8K.silence(800))
+        buffer.push(MULAW_8K, voiced(800))
     drain(buffer, clock)
     return buffer
 
@@ -153,3 +164,65 @@ def test_each_chunk_reports_how_long_it_waited_for_its_first_frame_to_go() -> No
     buffer.push(MULAW_8K, MULAW_8K.silence(800))  # the carrier still holds 90 ms: no wait
     drain(buffer, clock)
     assert [round(w, 3) for w in waited] == [0.06, 0.0]
+
+
+def play_talkspurt(
+    fmt: AudioFormat, chunks: list[bytes]
+) -> tuple[PlayoutBuffer, list[bytes], list[float]]:
+    """Chunks arriving every 100 ms, played out; also what the carrier held before each send."""
+    clock = FakeClock()
+    buffer = PlayoutBuffer(MULAW_8K, now=clock)
+    sent: list[bytes] = []
+    held: list[float] = []
+    arrivals = [clock.now + 0.1 * k for k in range(len(chunks))]
+    for arrival, chunk in zip(arrivals, chunks, strict=True):
+        while (wait := buffer.wait_before_next()) is not None and clock.now + wait <= arrival:
+            clock.now += wait
+            before = buffer.buffered_at_carrier_s()
+            frames, _ = buffer.take_due()
+            if frames:
+                sent += frames
+                held.append(before)
+        clock.now = arrival
+        buffer.push(fmt, chunk)
+    while (wait := buffer.wait_before_next()) is not None:
+        clock.now += wait
+        before = buffer.buffered_at_carrier_s()
+        frames, _ = buffer.take_due()
+        if frames:
+            sent += frames
+            held.append(before)
+    return buffer, sent, held
+
+
+def test_an_utterance_that_is_not_whole_frames_ends_without_waiting_for_the_next() -> None:
+    utterance = voiced(3 * 760)  # three 95 ms messages: 14 frames and 40 bytes
+    buffer, sent, held = play_talkspurt(MULAW_8K, [utterance[i : i + 760] for i in (0, 760, 1520)])
+    assert b"".join(sent) == utterance + MULAW_8K.silence(120)  # the tail, padded with silence
+    assert buffer.stats.tails_flushed == 1
+    assert all(h > 0 for h in held[1:])  # the tail reached the carrier before it ran out
+    assert buffer.stats.underflows == 0
+
+
+def test_the_resamplers_tail_goes_out_with_the_end_of_a_wideband_utterance() -> None:
+    t = np.arange(14400) / 16000  # 900 ms at 16 kHz, as the legacy protocol sends it
+    tone = (8000 * np.sin(2 * np.pi * 440 * t)).astype(np.int16).tobytes()
+    chunks = [tone[i : i + 3200] for i in range(0, len(tone), 3200)]
+    buffer, sent, held = play_talkspurt(PCM16_16K, chunks)
+    assert len(sent) in (45, 46)  # all 900 ms (the last frame padded), nothing kept back
+    assert all(h > 0 for h in held[1:])
+    assert buffer.stats.tails_flushed == 1
+    assert buffer.stats.underflows == 0
+
+
+def test_a_duck_lowers_what_is_left_of_the_translation_and_ramps_into_it() -> None:
+    clock = FakeClock()
+    buffer = PlayoutBuffer(MULAW_8K, lead_ms=0, prebuffer_ms=0, now=clock)
+    buffer.push(MULAW_8K, voiced(160 * 20))
+    first, _ = buffer.take_due()
+    buffer.duck(-20.0)
+    rest = drain(buffer, clock)
+    level = [audioop.rms(codecs.decode(Encoding.MULAW, f), 2) for f in first + rest]
+    assert 0.4 < level[1] / level[0] < 0.8  # the ramp: one frame from full level down to -20 dB
+    assert all(0.08 < lv / level[0] < 0.12 for lv in level[3:])  # -20 dB is a tenth
+    assert all(b <= a * 1.05 for a, b in itertools.pairwise(level[1:]))  # never back up

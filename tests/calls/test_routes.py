@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from bridge.calls.barge_in import BargeIn
 from bridge.calls.model import Mode
 from bridge.calls.routes import DEFAULT_APOLOGY, Routes
 from bridge.settings import ConfigError
@@ -44,6 +45,9 @@ def test_the_documented_example_parses_with_defaults_applied() -> None:
     assert single.say_language == "en-US"
     assert single.apology == DEFAULT_APOLOGY
     assert routes.lookup("+15550199999") is None
+    assert full.barge_in is BargeIn.OFF  # interpreters finish the sentence unless told
+    ducking = Routes.from_toml('[defaults]\nbarge_in = "duck"\n[routes."+15550100001"]')
+    assert ducking.by_number["+15550100001"].barge_in is BargeIn.DUCK
 
 
 @pytest.mark.parametrize(
@@ -55,6 +59,7 @@ def test_the_documented_example_parses_with_defaults_applied() -> None:
         ('[routes."+15550100001"]\nmode = "assistive_translation"', "needs an agent"),
         ('[routes."+15550100001"]\ncustomer_language = "German"', "not a language code"),
         ('[routes."+15550100001"]\ncolour = "blue"', "unknown keys"),
+        ('[routes."+15550100001"]\nbarge_in = "shout"', "barge_in must be one of"),
         ('[routes."+15550100001".menu]\n1 = "de"', "needs a 'prompt'"),
         ('[routes."+15550100001".menu]\nprompt = "x"\n12 = "de"', "not a keypad key"),
         ("[route]", "unknown sections"),

@@ -40,6 +40,8 @@ SOLO = "+15550100021"  # a one-leg route
 ASSIST = "+15550100031"  # assistive translation
 MENU = "+15550100041"  # callers pick their language on the keypad
 MIXED = "+15550100051"  # the agent is dialled through Twilio, whichever carrier the caller used
+BARGE_CLEAR = "+15550100061"  # a listener talking over the translation clears it
+BARGE_DUCK = "+15550100071"  # ... or ducks it
 API_TOKEN = "test-api-token"
 SECRET = "x" * 40
 
@@ -69,6 +71,14 @@ agent_language = "en"
 prompt = "Deutsch 1. Francais 2."
 1 = "de"
 2 = "fr"
+
+[routes."{BARGE_CLEAR}"]
+agent = "{AGENT}"
+barge_in = "clear"
+
+[routes."{BARGE_DUCK}"]
+agent = "{AGENT}"
+barge_in = "duck"
 
 [routes."{ASSIST}"]
 agent = "{AGENT}"

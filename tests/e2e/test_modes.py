@@ -117,3 +117,25 @@ async def test_legacy_protocol_transcodes_to_16k_pcm_and_back(
     # as clean as one mu-law pass (about 37 dB on this fixture; see tests/audio).
     snr = best_snr_db(reference[:6000], heard)
     assert snr > 30
+
+
+async def test_at_hang_up_the_callers_last_words_reach_kallglot(make_stack: StackFactory) -> None:
+    # Legacy: 8 kHz mu-law in, 16 kHz PCM to Kallglot, so a resampler holds the newest audio.
+    stack = await make_stack(KALLGLOT_STREAM_PROTOCOL="legacy")
+    stack.carrier.add_phone(AGENT, Phone(ring_s=0.1))
+    tone = (6000 * np.sin(2 * np.pi * 440 * np.arange(4000) / 8000)).astype(np.int16)
+    async with asyncio.timeout(20):
+        customer = await stack.call_in(CUSTOMER, CENTRE)
+        await stack.carrier.next_call(to=AGENT)
+        call = await stack.call_for()
+        await call.activated.wait()
+        customer.speak(tone.tobytes())  # half a second, then straight to the hang-up
+        said_from = len(customer.tick_at)
+        await customer.wait_until(lambda: len(customer.tick_at) >= said_from + 26)
+        await customer.hang_up()
+        await call.ended()
+
+    (session,) = stack.kallglot.sessions.values()
+    got = np.abs(np.frombuffer(bytes(session.received_audio["customer"]), np.int16))
+    loud = np.flatnonzero(got > 1000)
+    assert (loud[-1] - loud[0]) / 16000 > 0.495  # all of the half second, to its last samples
