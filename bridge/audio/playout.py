@@ -5,8 +5,8 @@ go now, sends them, and sleeps `wait_before_next()`. Keeping the decision here m
 bounded queues, drops and mark accounting testable with a fake clock.
 
 Pacing follows the carrier's clock, not ours: what the carrier holds comes from its mark
-echoes and its clock rate (bridge/audio/carrier_playhead.py), and we send while it holds no
-more than `lead`. How long new audio waits before it plays is kept at the prebuffer by adding
+echoes and its clock rate (bridge/audio/carrier_playhead.py), and we send while it would then
+hold no more than `lead`. How long new audio waits before it plays is kept at the prebuffer by adding
 or dropping whole silent frames in pauses (bridge/audio/cushion.py), so neither a clock that
 runs fast or slow nor a stall leaves the call with more delay than it started with.
 
@@ -172,7 +172,9 @@ class PlayoutBuffer:
         runs_out = playhead.runs_out_at()
         if runs_out is None or runs_out <= now:  # the carrier has nothing left: a talkspurt starts
             return max(0.0, self._first_queued_at + self._prebuffer_s - now)
-        return max(0.0, runs_out - self._lead_s - now)
+        # The next frame may go once it fits: the carrier then holds at most `lead`, the frame
+        # it is playing included (with a lead under one frame, one frame at a time).
+        return max(0.0, runs_out - max(self._lead_s - self._frame_s, 0.0) - now)
 
     def take_due(self) -> tuple[list[bytes], str | None]:
         """Frames that may be sent now, and the name of a mark to send after them (or None)."""
@@ -186,8 +188,8 @@ class PlayoutBuffer:
                 return [], None
         playhead = self._playhead
         playhead.rate = rate = self.clock_rate.rate
-        spare = self._lead_s - playhead.buffered_s(now) + EPSILON_S  # the carrier has room
-        room = 1 + int(spare / (self._frame_s / rate)) if spare >= 0 else 0
+        spare = self._lead_s - playhead.buffered_s(now) + EPSILON_S  # what the carrier has room for
+        room = max(1, int(spare / (self._frame_s / rate)))  # at least the frame that was due
         frames = self._take(min(room, len(self._queue)))
         if not frames:
             return [], None

@@ -97,11 +97,11 @@ async def test_frames_due_together_go_out_as_one_message() -> None:
 async def test_a_batch_is_cut_at_the_carriers_limit_in_order() -> None:
     carrier = Carrier()
     conn = connection(4, carrier)
-    conn.play(MULAW_8K, audio(50))  # one second: 11 frames are due at once (200 ms lead)
-    await carrier.until(11)
+    conn.play(MULAW_8K, audio(50))  # one second: 10 frames are due at once (200 ms lead)
+    await carrier.until(10)
     await conn.close()
     media = carrier.media()
-    assert [len(m) // FRAME for m in media[:3]] == [4, 4, 3]
+    assert [len(m) // FRAME for m in media[:3]] == [4, 4, 2]
     assert b"".join(media) == audio(50)[: len(b"".join(media))]
 
 
@@ -138,17 +138,17 @@ async def test_a_mark_follows_the_message_that_completes_its_frames(max_frames: 
 async def test_clear_goes_out_before_later_audio_and_drops_what_was_queued() -> None:
     carrier = Carrier()
     conn = connection(25, carrier)
-    conn.play(MULAW_8K, audio(50))  # 11 frames go at once, 39 wait for the playhead
-    await carrier.until(11)
+    conn.play(MULAW_8K, audio(50))  # 10 frames go at once, 40 wait for the playhead
+    await carrier.until(10)
     conn.clear()
     conn.play(MULAW_8K, audio(3, first=200))
-    await carrier.until(14)
+    await carrier.until(13)
     await conn.close()
     kinds = [kind for kind, _ in carrier.sent]
     assert kinds.count("clear") == 1
     after = carrier.sent[kinds.index("clear") + 1 :]
     assert b"".join(d for k, d in after if k == "media") == audio(3, first=200)  # type: ignore[misc]
-    assert b"".join(carrier.media()) == audio(11) + audio(3, first=200)
+    assert b"".join(carrier.media()) == audio(10) + audio(3, first=200)
 
 
 async def test_a_carrier_without_marks_gets_none_and_what_was_sent_counts_as_heard() -> None:
@@ -165,11 +165,11 @@ async def test_a_carrier_without_clear_gets_none_and_only_the_queue_here_is_drop
     carrier = Carrier()
     conn = connection(25, carrier, Messages(25, clear=False))
     conn.play(MULAW_8K, audio(50))
-    await carrier.until(11)
+    await carrier.until(10)
     conn.clear()
     conn.play(MULAW_8K, audio(3, first=200))
-    await carrier.until(14)
+    await carrier.until(13)
     await conn.stop(clear=True)
     await conn.close()
     assert "clear" not in [kind for kind, _ in carrier.sent]
-    assert b"".join(carrier.media()) == audio(11) + audio(3, first=200)
+    assert b"".join(carrier.media()) == audio(10) + audio(3, first=200)
