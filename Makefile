@@ -14,8 +14,19 @@ $(VENV)/.installed: pyproject.toml
 	@$(PY) -c 'import sys; print("installed into $(VENV) with Python", sys.version.split()[0])'
 	@touch $@
 
+# CI (.ci/run, with CI=true) runs every test in one process with the fuzzers' full counts. A
+# developer's run takes the quick fuzz profile (tests/fuzz/profile.py) and WORKERS processes:
+# the suite mostly waits on calls in real time, so four overlap well even on two cores (eight
+# starve the real-time demo call there). `make test WORKERS=0` runs in one process;
+# FUZZ_PROFILE=ci gives the full counts anywhere.
+ifeq ($(CI),true)
+WORKERS ?= 0
+else
+WORKERS ?= 4
+endif
+
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(if $(filter-out 0,$(WORKERS)),-n $(WORKERS) --dist worksteal)
 
 # Three bridge processes behind nginx with PostgreSQL, on loopback (both must be installed;
 # .ci/run installs them). Not part of `make test`: tests/cluster is collected only when named.

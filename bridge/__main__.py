@@ -16,6 +16,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sim-carrier": ("bridge.sim.carrier_cli", "run the Twilio carrier simulator"),
     "call": ("bridge.sim.call_cli", "place a simulated call against a running bridge"),
     "demo": ("bridge.demo", "run a translated call end to end on loopback"),
+    "check": ("bridge.preflight.check_cli", "check the settings, accounts and URLs before calls"),
+    "configure-numbers": (
+        "bridge.preflight.numbers_cli",
+        "point each routed Twilio number's voice webhook at the bridge",
+    ),
 }
 
 

@@ -7,9 +7,28 @@ from typing import Any
 import pytest
 
 from bridge.audio.wav import parse_wav
+from tests.fuzz.profile import FuzzProfileError, fuzz_profile
 from tests.store.stack import RecordsStacks
 
 DATA = Path(__file__).parent / "data"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    try:
+        fuzz_profile()
+    except FuzzProfileError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say when the fuzzers ran their quick pass: a green developer run is not CI's."""
+    reports = (r for rs in terminalreporter.stats.values() for r in rs if hasattr(r, "nodeid"))
+    fuzzed = any(r.nodeid.startswith("tests/fuzz/") for r in reports)
+    if fuzzed and fuzz_profile() == "quick":
+        terminalreporter.write_line(
+            "fuzzers ran the quick profile (a few hundred cases each); CI=true or "
+            "FUZZ_PROFILE=ci runs the full 10,000"
+        )
 
 
 def speech_pcm(name: str) -> bytes:

@@ -8,6 +8,7 @@ instance that owns it. Each leg's carrier does the rest (bridge/carriers/interfa
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping
 
@@ -113,6 +114,10 @@ class CallControl:
         """Replaces whatever the party hears with `text`, then hangs up."""
         speech = SayAndHangUp((Speech(text, language),))
         await self._carrier(carrier).control.redirect(carrier_call_id, speech)
+
+    async def settle(self, timeout_s: float) -> None:
+        """Every carrier finishes what it left to a later webhook (`CarrierControl.settle`)."""
+        await asyncio.gather(*(c.control.settle(timeout_s) for c in self._carriers.values()))
 
     async def turn_away(self, carrier: str, carrier_call_id: str) -> None:
         """Tells the party the bridge is busy (or forwards them to the fallback number)."""

@@ -2,7 +2,8 @@
 
 Until the agent's media stream arrives there is no `Call` (it is built from that stream's
 ticket, on whichever instance the stream reaches); this remembers what the API started so it
-can be listed, hung up, and closed off when the agent does not answer.
+can be listed, hung up, and closed off when the agent does not answer, and which request
+(by its Idempotency-Key) started which dial, so that a retried request does not dial again.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from bridge.calls.idempotency import IdempotencyKeys
 from bridge.calls.model import EndReason
 from bridge.calls.plan import CallPlan
 from bridge.calls.summary import CallSummary, LegSummary
@@ -53,6 +55,8 @@ class OutboundDials:
 
     ttl_s: float
     clock: Callable[[], float] = time.time
+    # Outlive the dials themselves (24 h): a client may retry long after the call ended.
+    requests: IdempotencyKeys = field(default_factory=IdempotencyKeys)
     _dials: dict[str, OutboundDial] = field(default_factory=dict)
 
     def add(self, plan: CallPlan, agent_call_id: str) -> OutboundDial:

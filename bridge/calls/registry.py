@@ -171,8 +171,12 @@ class CallRegistry:
     async def wait_idle(self) -> None:
         await self._idle.wait()
 
-    async def end_all(self, reason: EndReason) -> None:
+    async def end_all(self, reason: EndReason, *, apologize: bool = False) -> None:
+        """Ends every live call; with `apologize`, each party still on the line first hears
+        their call's apology (the bridge is going away under a call that was not over)."""
         calls = self.live()
         if calls:
             self._log.info("ending_all_calls", calls=len(calls), reason=reason.value)
-        await asyncio.gather(*(call.end(reason) for call in calls))
+        await asyncio.gather(
+            *(call.end(reason, apologize=call.plan.roles if apologize else ()) for call in calls)
+        )

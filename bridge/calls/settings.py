@@ -17,6 +17,7 @@ from bridge.settings import (
     env_url,
 )
 
+MIN_API_TOKEN_CHARS = 32
 DEFAULT_BUSY_MESSAGE = "We cannot take your call right now. Please call again in a few minutes."
 
 
@@ -53,6 +54,15 @@ class BridgeSettings:
             raise ConfigError(
                 "BRIDGE_SECRET must be at least 32 characters (try: openssl rand -hex 32)"
             )
+        api_token = env_optional(env, "BRIDGE_API_TOKEN")
+        if api_token is not None and len(api_token) < MIN_API_TOKEN_CHARS:
+            # A bearer token is the API's only lock (it dials phones on the account's bill):
+            # one short enough to guess or brute-force is refused, not merely warned about.
+            raise ConfigError(
+                f"BRIDGE_API_TOKEN is {len(api_token)} characters; it must be at least "
+                f"{MIN_API_TOKEN_CHARS} (try: openssl rand -hex 32), or unset to turn the "
+                "calls API off"
+            )
         routes_path = env_optional(env, "BRIDGE_ROUTES")
         return cls(
             public_url=env_url(
@@ -60,7 +70,7 @@ class BridgeSettings:
             ),
             secret=(raw_secret or secrets.token_hex(32)).encode(),
             secret_is_ephemeral=raw_secret is None,
-            api_token=env_optional(env, "BRIDGE_API_TOKEN"),
+            api_token=api_token,
             routes=_load_routes(routes_path) if routes_path else Routes(),
             host=env_str(env, "BRIDGE_HOST", "127.0.0.1"),
             port=port,

@@ -61,7 +61,9 @@ class CallSummary:
         return round((self.ended_at or now) - self.created_at, 3)
 
     def to_json(self, now: float) -> dict[str, Any]:
-        """The API's and the log's shape; `now` measures a call not yet ended."""
+        """The `call_summary` log line's shape (unix seconds, each leg's playout counters);
+        `now` measures a call not yet ended. The API answers with the call's record instead
+        (bridge/web/call_view.py), the one shape it has wherever the call lives."""
         return {
             "call_id": self.call_id,
             "state": self.state,

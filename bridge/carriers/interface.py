@@ -169,6 +169,11 @@ class CarrierControl(Protocol):
     async def redirect(self, carrier_call_id: str, to: Redirect) -> None:
         """Replaces whatever the party hears (an apology, the busy message, a transfer)."""
 
+    async def settle(self, timeout_s: float) -> None:
+        """Before the process stops answering webhooks: let what a later webhook finishes
+        (a hang-up after an apology where the carrier cannot say-then-hang-up by itself) be
+        finished, for up to `timeout_s`, then finish the rest at once."""
+
     async def close(self) -> None: ...
 
 

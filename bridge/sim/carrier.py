@@ -1,4 +1,5 @@
-"""A Twilio simulator: the Calls REST API, a phone directory, inbound calls, media streams.
+"""A Twilio simulator: the Calls REST API, a phone directory, inbound calls, media streams,
+and the account with its phone numbers (carrier_numbers.py).
 
 Good enough that the real `twilio` client and the bridge cannot tell it from Twilio on the paths
 the bridge uses (carriers.md §1-§3). Tests drive it directly:
@@ -16,11 +17,14 @@ owned here and stopped by `close()`, which also runs on the app's cleanup.
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from bridge.carriers.twilio.signature import TwilioSignatures
 from bridge.sim.carrier_base import SimulatedCarrier
 from bridge.sim.carrier_call import CallSetup, SimCall
 from bridge.sim.carrier_http import SignedHttp
+from bridge.sim.carrier_numbers import OwnedNumber
+from bridge.sim.carrier_numbers import add_routes as add_number_routes
 from bridge.sim.carrier_rest import add_routes
 from bridge.sim.carrier_stream import new_sid
 from bridge.sim.softphone import Phone
@@ -31,6 +35,8 @@ __all__ = ["CarrierSimulator", "Phone", "SimCall"]
 
 class CarrierSimulator(SimulatedCarrier[SimCall]):
     NAME = "the carrier simulator"
+    account_status = "active"  # the Account resource's; "suspended" and "closed" also exist
+    account_type = "Full"  # or "Trial"
 
     def __init__(
         self,
@@ -44,7 +50,9 @@ class CarrierSimulator(SimulatedCarrier[SimCall]):
         self.signatures = TwilioSignatures(self.auth_token)
         self._signed = SignedHttp(self.signatures)
         super().__init__(self._signed, default_phone)
+        self.numbers: dict[str, OwnedNumber] = {}  # the account's phone numbers, by PN sid
         add_routes(self.app, self)
+        add_number_routes(self.app, self)
 
     def __repr__(self) -> str:
         return f"CarrierSimulator(account_sid={self.account_sid!r}, api_url={self.api_url!r})"
@@ -86,6 +94,28 @@ class CarrierSimulator(SimulatedCarrier[SimCall]):
             status_events=status_events,
         )
         return self._new_call(setup, phone, dialled=False)
+
+    def own_number(
+        self, phone_number: str, voice_url: str | None = None, **fields: Any
+    ) -> OwnedNumber:
+        """Gives the account `phone_number` (an IncomingPhoneNumber), calling `voice_url`;
+        `fields` are other OwnedNumber attributes (`voice_application_sid`, `trunk_sid`...)."""
+        number = OwnedNumber(phone_number, voice_url=voice_url, **fields)
+        self.numbers[number.sid] = number
+        return number
+
+    async def call_number(self, from_: str, to: str, **options: Any) -> SimCall:
+        """Someone calls `to`, one of the account's numbers: Twilio fetches the voice URL set
+        on that number (see `own_number`, and the IncomingPhoneNumbers API)."""
+        owned = [n for n in self.numbers.values() if n.phone_number == to]
+        if not owned:
+            raise LookupError(f"{to} is not a number of account {self.account_sid}")
+        number = owned[0]
+        if number.voice_application_sid or number.trunk_sid or not number.voice_url:
+            raise LookupError(f"{to} has no voice URL of its own (an application, a trunk or none)")
+        return await self.place_call(
+            from_, to, number.voice_url, method=number.voice_method, **options
+        )
 
     def _new_call(self, setup: CallSetup, phone: Phone | None, dialled: bool) -> SimCall:
         call = SimCall(

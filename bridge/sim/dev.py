@@ -35,8 +35,9 @@ async def with_simulators(config: Config, stack: AsyncExitStack) -> Config:
             kallglot=dataclasses.replace(config.kallglot, api_url=url, api_key=simulator.api_key),
         )
         log.warning(
-            "KALLGLOT_API_KEY is not set: using the built-in Kallglot SIMULATOR, which echoes "
-            "speech instead of translating it. Set KALLGLOT_API_KEY for real translation.",
+            "kallglot_simulator_started",
+            message="KALLGLOT_API_KEY is not set: using the built-in Kallglot SIMULATOR, which "
+            "echoes speech instead of translating it. Set KALLGLOT_API_KEY for real translation.",
             simulator_url=url,
         )
     if not config.carriers:
@@ -51,8 +52,9 @@ async def with_simulators(config: Config, stack: AsyncExitStack) -> Config:
         twilio = TwilioSettings(carrier.account_sid, carrier.auth_token, DEV_CALLER_ID, api_url)
         config = dataclasses.replace(config, carriers={twilio_carrier.NAME: twilio})
         log.warning(
-            "No carrier account is set: the bridge dials through a SIMULATED Twilio where "
-            "every number answers (the command to place a test call is on stdout).",
+            "carrier_simulator_started",
+            message="No carrier account is set: the bridge dials through a SIMULATED Twilio "
+            "where every number answers (the command to place a test call is on stdout).",
             carrier_api_url=api_url,
         )
         # Instructions for the person at the terminal, not a log line: logs carry no credentials.

@@ -1,6 +1,7 @@
 """The slice of Telnyx's Call Control v2 REST API the bridge uses (carriers.md §4).
 
-`POST /v2/calls` dials; `POST /v2/calls/{call_control_id}/actions/{action}` commands a call.
+`POST /v2/calls` dials; `POST /v2/calls/{call_control_id}/actions/{action}` commands a call;
+`GET /v2/call_control_applications/{id}` shows the one application (the bridge's preflight).
 Bearer auth with the API key (401, code 10009, otherwise), JSON bodies, and Telnyx's error
 envelope `{"errors": [{"code", "title", "detail"}]}`: an unknown call is 404 (10005), a command
 on a call that has ended is 422 (90018, "Call has already ended"), a bad field is 422 saying
@@ -56,6 +57,7 @@ class RestBackend(Protocol):
 
     api_key: str
     connection_id: str
+    webhook_url: str | None  # the Call Control application's
     quirks: TelnyxQuirks
     calls: dict[str, TelnyxSimCall]
 
@@ -81,6 +83,7 @@ def add_routes(app: web.Application, backend: RestBackend) -> None:
     app[BACKEND] = backend
     app.router.add_post("/v2/calls", _telnyx_errors(dial))
     app.router.add_post("/v2/calls/{call_control_id}/actions/{action}", _telnyx_errors(action))
+    app.router.add_get("/v2/call_control_applications/{id}", _telnyx_errors(application))
 
 
 async def _authorised(request: web.Request) -> tuple[RestBackend, dict[str, Any]]:
@@ -122,6 +125,35 @@ async def dial(request: web.Request) -> web.Response:
         "call_session_id": call.call_session_id,
         "is_alive": False,
         "record_type": "call",
+    }
+    return web.json_response({"data": data})
+
+
+async def application(request: web.Request) -> web.Response:
+    """The account's one Call Control application, shaped as Telnyx shows it."""
+    backend, _ = await _authorised(request)
+    if request.match_info["id"] != backend.connection_id:
+        raise ApiError(
+            404,
+            NOT_FOUND,
+            "The requested resource or URL could not be found.",
+            title="Resource not found",
+        )
+    data = {
+        "id": backend.connection_id,
+        "record_type": "call_control_application",
+        "application_name": "kallglot-bridge (simulated)",
+        "active": True,
+        "anchorsite_override": "Latency",
+        "dtmf_type": "RFC 2833",
+        "first_command_timeout": True,
+        "first_command_timeout_secs": 30,
+        "webhook_api_version": "2",
+        "webhook_event_url": backend.webhook_url or "",
+        "webhook_event_failover_url": "",
+        "webhook_timeout_secs": None,
+        "inbound": {"channel_limit": None, "sip_subdomain": None},
+        "outbound": {"channel_limit": None, "outbound_voice_profile_id": None},
     }
     return web.json_response({"data": data})
 

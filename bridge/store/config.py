@@ -23,6 +23,21 @@ def default_instance_id() -> str:
     return socket.gethostname() if pid == 1 else f"{socket.gethostname()}-{pid}"
 
 
+def without_password(url: str) -> str:
+    """`url` as the operator wrote it (so they recognise it in the logs), with `***` for a
+    password in its user part or in a `password=` query parameter (libpq accepts both)."""
+    parts = urlsplit(url)
+    user, at, host = parts.netloc.rpartition("@")
+    name, colon, _ = user.partition(":")
+    netloc = f"{name}:***@{host}" if at and colon else parts.netloc
+    params = parts.query.split("&") if parts.query else []
+    query = "&".join("password=***" if p.startswith("password=") else p for p in params)
+    if netloc == parts.netloc and query == parts.query:
+        return url  # untouched: urlunsplit would turn sqlite:///./x.db into sqlite:/./x.db
+    shown = f"{parts.scheme}://{netloc}{parts.path}"
+    return shown + (f"?{query}" if query else "") + (f"#{parts.fragment}" if parts.fragment else "")
+
+
 @dataclass(frozen=True, slots=True)
 class StoreSettings:
     database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)  # may hold a password
@@ -40,8 +55,7 @@ class StoreSettings:
         return self.database_url.removeprefix("sqlite:///")
 
     def __repr__(self) -> str:
-        parts = urlsplit(self.database_url)
-        shown = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+        shown = without_password(self.database_url)
         return f"StoreSettings(database_url={shown!r}, instance_id={self.instance_id!r})"
 
     @classmethod

@@ -1,7 +1,9 @@
 """The operator API: `POST /v1/calls` (agent-assisted outbound calls), list, inspect, hang up.
 
 Bearer-authenticated with BRIDGE_API_TOKEN. Errors are JSON `{"error": {"code", "message"}}`,
-with a message that says what to change.
+with a message that says what to change (api_errors.py). Every endpoint answers with a call in
+one shape (call_view.py); `POST` honours an `Idempotency-Key` (idempotent.py); openapi.py
+describes it all.
 
 Listing and inspecting read the call records (every instance's calls) with this instance's
 live calls laid over them. `GET /v1/calls` takes `since`/`until` (ISO-8601, on the creation
@@ -14,7 +16,6 @@ from __future__ import annotations
 
 import hmac
 import json
-import time
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -25,31 +26,20 @@ from bridge.calls.model import Direction, EndReason, Mode, Role
 from bridge.calls.outbound import new_call_id
 from bridge.calls.plan import CallPlan
 from bridge.calls.routes import E164, LANGUAGE, SIP_URI
+from bridge.calls.summary import CallSummary
 from bridge.carriers.interface import CarrierError
 from bridge.store.base import StoreUnavailable
 from bridge.store.query import QueryError, query_from_params
 from bridge.store.records import DIALING, CallRecord
+from bridge.web.api_errors import error_response
+from bridge.web.api_errors import fail as fail  # the webhooks answer the same way
+from bridge.web.call_view import call_json
+from bridge.web.idempotent import idempotency_key, once
 from bridge.web.keys import CARRIERS, CONFIG, OUTBOUND, REGISTRY, SERVICES, STORE
 
 log = structlog.get_logger(__name__)
 CREATE_FIELDS = {"to", "agent", "source_language", "target_language", "mode", "carrier"}
 TOO_LARGE = "the body is over the server's 64 KiB limit; a call request is a few hundred bytes"
-
-
-_ERRORS: dict[int, type[web.HTTPException]] = {
-    400: web.HTTPBadRequest,
-    401: web.HTTPUnauthorized,
-    404: web.HTTPNotFound,
-    409: web.HTTPConflict,
-    422: web.HTTPUnprocessableEntity,
-    502: web.HTTPBadGateway,
-    503: web.HTTPServiceUnavailable,
-}
-
-
-def fail(status: int, code: str, message: str) -> NoReturn:
-    body = json.dumps({"error": {"code": code, "message": message}})
-    raise _ERRORS[status](text=body, content_type="application/json")
 
 
 def authorize(request: web.Request) -> None:
@@ -65,8 +55,16 @@ def authorize(request: web.Request) -> None:
 
 async def create_call(request: web.Request) -> web.Response:
     authorize(request)
+    body = await _json_object(request)
+    key = idempotency_key(request)
     configured = request.app[CARRIERS]
-    plan = _plan(await _json_object(request), list(configured))
+    plan = _plan(body, list(configured))
+    return await once(request, key, body, lambda: _dial(request, plan))
+
+
+async def _dial(request: web.Request, plan: CallPlan) -> web.Response:
+    """Dials the agent: 201 with the call, or 502 when the carrier refused (both are answers
+    to keep for the request's retries); a refusal before dialling is raised."""
     settings, registry = request.app[CONFIG].bridge, request.app[REGISTRY]
     # The call's slot is held while the agent rings and their stream comes.
     if not registry.reserve(plan.call_id, settings.ring_timeout_s + settings.start_timeout_s):
@@ -80,11 +78,13 @@ async def create_call(request: web.Request) -> web.Response:
     except CarrierError as exc:
         registry.release(plan.call_id)
         log.warning("outbound_dial_failed", call_id=plan.call_id, error=str(exc))
-        fail(502, "carrier_error", f"the carrier refused to dial the agent: {exc}")
+        # Kept under an Idempotency-Key too: the carrier may have placed the call before
+        # the error (a timeout), and a retry must not ring the agent a second time.
+        return error_response(502, "carrier_error", f"the carrier refused to dial the agent: {exc}")
     dial = request.app[OUTBOUND].add(plan, agent_call_id)
     request.app[STORE].dial_started(dial)
     log.info("outbound_call_started", call_id=plan.call_id, agent_call_id=agent_call_id)
-    return web.json_response(dial.summary().to_json(time.time()), status=201)
+    return web.json_response(_held(request.app, dial.summary()), status=201)
 
 
 async def list_calls(request: web.Request) -> web.Response:
@@ -99,7 +99,7 @@ async def list_calls(request: web.Request) -> web.Response:
         _records_down(exc)
     return web.json_response(
         {
-            "calls": [record.to_json() for record in page.calls],
+            "calls": [call_json(record) for record in page.calls],
             "before": page.before.encode() if page.before else None,
             "after": page.after.encode() if page.after else None,
         }
@@ -109,7 +109,7 @@ async def list_calls(request: web.Request) -> web.Response:
 async def get_call(request: web.Request) -> web.Response:
     authorize(request)
     record = await _find(request)
-    body = record.to_json()
+    body = call_json(record)
     if record.session_id is not None:
         try:
             events = await request.app[STORE].store.events(record.session_id)
@@ -127,12 +127,12 @@ async def hang_up_call(request: web.Request) -> web.Response:
     call = app[REGISTRY].get(call_id)
     if call is not None:
         await call.end(EndReason.API_HANGUP)
-        return web.json_response(call.summary().to_json(time.time()))
+        return web.json_response(_held(app, call.summary()))
     dial = app[OUTBOUND].pop(call_id)
     if dial is None:
         record = await _find(request)  # 404 if unknown
         if record.state == DIALING:
-            return web.json_response((await _cancel_dialled_elsewhere(app, record)).to_json())
+            return web.json_response(call_json(await _cancel_dialled_elsewhere(app, record)))
         if record.state != "ended":
             fail(409, "not_here", f"call {call_id} is not live on this instance ({record.state})")
         fail(409, "already_ended", f"call {call_id} has already ended")
@@ -143,7 +143,12 @@ async def hang_up_call(request: web.Request) -> web.Response:
     dial.ended_at, dial.end_reason = app[OUTBOUND].clock(), EndReason.API_HANGUP
     app[REGISTRY].release(call_id)
     app[REGISTRY].remember(dial.summary())
-    return web.json_response(dial.summary().to_json(time.time()))
+    return web.json_response(_held(app, dial.summary()))
+
+
+def _held(app: web.Application, summary: CallSummary) -> dict[str, Any]:
+    """A call this instance holds, in the shape every endpoint answers with."""
+    return call_json(app[STORE].of_summary(summary))
 
 
 async def _cancel_dialled_elsewhere(app: web.Application, record: CallRecord) -> CallRecord:

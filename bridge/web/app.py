@@ -21,7 +21,8 @@ from bridge.config import Config
 from bridge.kallglot.rest import KallglotClient
 from bridge.metrics import Metrics
 from bridge.store.recorder import CallRecords, open_call_records
-from bridge.web import api, carrier_hooks, health, kallglot_hooks, media
+from bridge.web import api, carrier_hooks, health, kallglot_hooks, media, openapi
+from bridge.web.kallglot_watch import DEFAULT_WATCH, WatchTiming, watching_kallglot
 from bridge.web.keys import CARRIERS, CONFIG, OUTBOUND, REGISTRY, SERVICES, STORE
 
 MAX_BODY_BYTES = 64 * 1024  # carrier webhooks are a few KB; nothing legitimate is bigger
@@ -30,7 +31,8 @@ BALANCER_RETRY_HEADER = "X-Balancer-Retry"
 log = structlog.get_logger(__name__)
 
 
-def create_app(config: Config) -> web.Application:
+def create_app(config: Config, *, kallglot_watch: WatchTiming = DEFAULT_WATCH) -> web.Application:
+    """`kallglot_watch`: how readiness follows Kallglot (tests shorten it)."""
     if not config.carriers:
         raise ValueError(
             "create_app needs a carrier account (serve starts a simulated carrier when none is)"
@@ -38,7 +40,7 @@ def create_app(config: Config) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[offer_new_calls_elsewhere])
     app[CONFIG] = config
     app[CARRIERS] = carriers = carrier_registry.build(config.carriers)
-    app.cleanup_ctx.append(_services(config, carriers))
+    app.cleanup_ctx.append(_services(config, carriers, kallglot_watch))
     names = "|".join(carriers)  # every configured carrier's webhooks and media streams
     app.router.add_post(f"/{{carrier:{names}}}/voice", carrier_hooks.voice, name="voice")
     app.router.add_post(
@@ -52,6 +54,7 @@ def create_app(config: Config) -> web.Application:
     app.router.add_get("/v1/calls", api.list_calls)
     app.router.add_get("/v1/calls/{call_id}", api.get_call)
     app.router.add_delete("/v1/calls/{call_id}", api.hang_up_call)
+    app.router.add_get("/v1/openapi.json", openapi.openapi_document)
     app.router.add_post("/kallglot/webhooks", kallglot_hooks.receive)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
@@ -60,7 +63,7 @@ def create_app(config: Config) -> web.Application:
 
 
 def _services(
-    config: Config, carriers: Mapping[str, Carrier]
+    config: Config, carriers: Mapping[str, Carrier], watch: WatchTiming
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def context(app: web.Application) -> AsyncIterator[None]:
         metrics = Metrics()
@@ -69,7 +72,10 @@ def _services(
             ledger = SessionLedger(kallglot, records, records.instance, metrics)
             records.watch_instances(ledger.adopt)
             try:
-                async with _calls(app, config, carriers, kallglot, records, ledger, metrics):
+                async with (
+                    _calls(app, config, carriers, kallglot, records, ledger, metrics),
+                    watching_kallglot(http, config.kallglot, app[SERVICES].health, watch),
+                ):
                     yield
             finally:
                 await ledger.close()  # what it could not settle stays in the records

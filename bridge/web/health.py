@@ -20,9 +20,11 @@ async def readyz(request: web.Request) -> web.Response:
         return web.json_response({"ready": False, "reason": "draining"}, status=503)
     if not registry.accepting():
         return web.json_response({"ready": False, "reason": "at BRIDGE_MAX_CALLS"}, status=503)
-    rejected = request.app[SERVICES].health.kallglot_rejected
-    if rejected is not None:
-        return web.json_response({"ready": False, "reason": rejected}, status=503)
+    # Kallglot refused the key, or the watch (bridge/web/kallglot_watch.py) cannot reach it:
+    # a caller sent here now would only hear the apology.
+    kallglot = request.app[SERVICES].health.not_ready_reason
+    if kallglot is not None:
+        return web.json_response({"ready": False, "reason": kallglot}, status=503)
     return web.json_response({"ready": True, "calls": len(registry)})
 
 

@@ -169,18 +169,13 @@ def app_runner(app: web.Application, settings: BridgeSettings) -> web.AppRunner:
 class _Gate:
     """What every guard of one listener shares: limits, counters, the handler factory."""
 
-    def __init__(
-        self,
-        make_handler: Callable[[], asyncio.Protocol],
-        settings: BridgeSettings,
-        on_refused: Callable[[str], None] | None,
-    ) -> None:
-        self.make_handler = make_handler
+    def __init__(self, settings: BridgeSettings) -> None:
+        self.make_handler: Callable[[], asyncio.Protocol] = _not_started
+        self.on_refused: Callable[[str], None] | None = None
         self.header_timeout_s = settings.http_header_timeout_s
         self.table = PendingTable(settings.http_max_pending_per_ip, settings.http_max_pending)
         self.stats = ListenerStats()
         self.loop = asyncio.get_running_loop()
-        self._on_refused = on_refused
         self._throttle = LogThrottle()
 
     def admit(self, key: str) -> Refusal | None:
@@ -196,8 +191,8 @@ class _Gate:
 
     def refuse(self, reason: Refusal, host: str) -> None:
         self.stats.refused[reason] += 1
-        if self._on_refused is not None:
-            self._on_refused(reason.value)
+        if self.on_refused is not None:
+            self.on_refused(reason.value)
         skipped = self._throttle.allow(self.loop.time())
         if skipped is not None:
             log.info(
@@ -283,18 +278,51 @@ class _Guard(asyncio.Protocol):
             self._key = None
 
 
+def _not_started() -> asyncio.Protocol:
+    raise RuntimeError("a connection was accepted before Listener.start()")
+
+
 class Listener:
     """A listening socket whose new connections pass the guard before aiohttp gets them."""
 
-    def __init__(self, server: asyncio.Server, stats: ListenerStats) -> None:
+    def __init__(self, server: asyncio.Server, gate: _Gate) -> None:
         self._server = server
-        self.stats = stats
+        self._gate = gate
+        self.stats = gate.stats
         self.addresses: list[tuple[Any, ...]] = [s.getsockname() for s in server.sockets]
         self.port: int = int(self.addresses[0][1])
+
+    async def start(
+        self, runner: web.BaseRunner, *, on_refused: Callable[[str], None] | None = None
+    ) -> None:
+        """Accept connections from now on, for `runner`, which must be set up (`app_runner`
+        makes one with the keepalive timeout); `on_refused` hears each refusal's reason."""
+        server = runner.server
+        if server is None:
+            raise RuntimeError("Listener.start() needs a runner that is set up (runner.setup())")
+        self._gate.make_handler, self._gate.on_refused = server, on_refused
+        await self._server.start_serving()
 
     def close(self) -> None:
         """Stop listening. Open connections stay: `runner.cleanup()` shuts them down."""
         self._server.close()
+
+
+async def bind(settings: BridgeSettings, *, backlog: int = BACKLOG) -> Listener:
+    """Bind `settings.host`:`settings.port` (0: any free port) without accepting yet, so that a
+    port in use or a host that is not this one's shows before anything else starts (`serve`
+    binds first). OSError (socket.gaierror for a host name that does not resolve) when it
+    cannot bind."""
+    gate = _Gate(settings)
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: _Guard(gate),
+        settings.host or None,
+        settings.port,
+        backlog=backlog,
+        start_serving=False,
+    )
+    return Listener(server, gate)
 
 
 async def listen(
@@ -304,14 +332,9 @@ async def listen(
     on_refused: Callable[[str], None] | None = None,
     backlog: int = BACKLOG,
 ) -> Listener:
-    """Listen on `settings.host`:`settings.port` (0: any free port) for `runner`, which must be
-    set up (`app_runner` makes one with the keepalive timeout). OSError when it cannot bind."""
-    server = runner.server
-    if server is None:
+    """`bind`, then `Listener.start` for `runner`."""
+    if runner.server is None:
         raise RuntimeError("listen() needs a runner that is set up (await runner.setup())")
-    gate = _Gate(server, settings, on_refused)
-    loop = asyncio.get_running_loop()
-    listening = await loop.create_server(
-        lambda: _Guard(gate), settings.host or None, settings.port, backlog=backlog
-    )
-    return Listener(listening, gate.stats)
+    listener = await bind(settings, backlog=backlog)
+    await listener.start(runner, on_refused=on_refused)
+    return listener

@@ -7,28 +7,32 @@ refuses to start.
 
 It listens through `bridge.web.listener`, which bounds how long a connection may take to send
 its first request head and how many may wait for one, so it can face the internet directly.
+The socket is bound before anything else starts, so a port in use or a host that is not this
+one's is, like a configuration mistake, one line naming the setting and exit status 2. How a
+signal stops it (drain; a second one ends the calls now) is bridge/web/shutdown.py.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import os
-import signal
+import socket
 import sys
 from contextlib import AsyncExitStack
 
 import structlog
-from aiohttp import web
 
-from bridge.calls.model import EndReason
 from bridge.config import Config
-from bridge.log import configure_logging, describe
+from bridge.log import configure_logging, describe, renders_json
+from bridge.preflight.run import startup_errors
 from bridge.settings import ConfigError
 from bridge.sim.dev import with_simulators
 from bridge.web.app import create_app
 from bridge.web.keys import REGISTRY, SERVICES
-from bridge.web.listener import app_runner, listen
+from bridge.web.listener import app_runner, bind
+from bridge.web.shutdown import StopSignals, drain
 
 log = structlog.get_logger(__name__)
 
@@ -53,63 +57,89 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(serve(config))
 
 
-async def serve(config: Config) -> int:
-    async with AsyncExitStack() as stack:
-        config = await with_simulators(config, stack)
-        if config.bridge.secret_is_ephemeral:
-            log.warning(
-                "BRIDGE_SECRET is not set: call tickets are signed with a random per-process "
-                "secret, so instances cannot verify each other's tickets. Set it in production."
-            )
-        app = create_app(config)
-        runner = app_runner(app, config.bridge)
-        await runner.setup()
-        stack.push_async_callback(runner.cleanup)
-        host = config.bridge.host
-        refusals = app[SERVICES].metrics.http_refusals
-        try:
-            listener = await listen(
-                runner, config.bridge, on_refused=lambda reason: refusals.labels(reason).inc()
-            )
-        except OSError as exc:  # the port is taken, or the address is not this host's
-            log.error(
-                "cannot_listen",
-                address=f"{host}:{config.bridge.port}",
-                error=describe(exc),
-                hint="BRIDGE_PORT is in use, or BRIDGE_HOST is not an address of this host",
-            )
-            return 2
-        stack.callback(listener.close)  # runs first on the way out: stop listening, then cleanup
-        log.info(
-            "bridge_listening",
-            address=f"http://{host}:{listener.port}",
-            public_url=config.bridge.public_url,
+def listen_failure(host: str, port: int, exc: OSError) -> tuple[str, str]:
+    """The setting to blame for a failed bind, and what to tell the operator."""
+    shown = host or "every interface"
+    if isinstance(exc, socket.gaierror):
+        return "BRIDGE_HOST", (
+            f"BRIDGE_HOST={host!r} does not resolve ({describe(exc)}): set it to an address or "
+            "host name of this machine, such as 127.0.0.1 (local only) or 0.0.0.0 (every interface)"
         )
-        await _until_signalled()
-        await drain(app, config.bridge.drain_timeout_s)  # still listening: latecomers hear why
+    if exc.errno == errno.EADDRINUSE:
+        return "BRIDGE_PORT", (
+            f"BRIDGE_PORT={port}: port {port} on {shown} is already in use by another process: "
+            "stop that process or set BRIDGE_PORT to a free port"
+        )
+    if exc.errno == errno.EACCES:
+        return "BRIDGE_PORT", (
+            f"BRIDGE_PORT={port}: not allowed to listen on port {port} (ports below 1024 need "
+            "privileges): set BRIDGE_PORT to 1024 or above, such as 8080"
+        )
+    if exc.errno in (None, errno.EADDRNOTAVAIL):  # asyncio: "could not bind on any address"
+        return "BRIDGE_HOST", (
+            f"BRIDGE_HOST={host!r} is not an address of this machine: set it to one of its "
+            "addresses, such as 127.0.0.1 (local only) or 0.0.0.0 (every interface)"
+        )
+    return "BRIDGE_HOST", (
+        f"cannot listen on {shown} port {port} ({describe(exc)}): check BRIDGE_HOST and BRIDGE_PORT"
+    )
+
+
+def _cannot_listen(config: Config, exc: OSError) -> None:
+    """One line: a JSON log line where logs are JSON, else the sentence alone, as a
+    configuration error is."""
+    host, port = config.bridge.host, config.bridge.port
+    setting, message = listen_failure(host, port, exc)
+    if renders_json(config.log_json):
+        log.error("cannot_listen", setting=setting, address=f"{host}:{port}", message=message)
+    else:
+        print(f"kallglot-bridge: {message}", file=sys.stderr, flush=True)
+
+
+def _refuse_to_start(config: Config, message: str) -> None:
+    if renders_json(config.log_json):
+        log.error("preflight_failed", message=message, hint="python -m bridge check says more")
+    else:
+        print(f"kallglot-bridge: {message}", file=sys.stderr, flush=True)
+
+
+async def serve(config: Config) -> int:
+    with StopSignals() as signals:
+        try:  # first, so that a wrong port or host is the one line said, before anything starts
+            listener = await bind(config.bridge)
+        except OSError as exc:
+            _cannot_listen(config, exc)
+            return 2
+        async with AsyncExitStack() as stack:
+            stack.callback(listener.close)  # if start-up fails before it accepts anything
+            config = await with_simulators(config, stack)
+            if refused := await startup_errors(config):  # what `check` would call fatal
+                for message in refused:
+                    _refuse_to_start(config, message)
+                return 2
+            if config.bridge.secret_is_ephemeral:
+                log.warning(
+                    "bridge_secret_ephemeral",
+                    message="BRIDGE_SECRET is not set: call tickets are signed with a random "
+                    "per-process secret, so instances cannot verify each other's tickets. "
+                    "Set it in production.",
+                )
+            app = create_app(config)
+            runner = app_runner(app, config.bridge)
+            await runner.setup()
+            stack.push_async_callback(runner.cleanup)
+            refusals = app[SERVICES].metrics.http_refusals
+            await listener.start(runner, on_refused=lambda reason: refusals.labels(reason).inc())
+            stack.callback(listener.close)  # runs first on the way out: stop listening, cleanup
+            log.info(
+                "bridge_listening",
+                address=f"http://{config.bridge.host}:{listener.port}",
+                public_url=config.bridge.public_url,
+            )
+            await signals.drain.wait()
+            # Still listening meanwhile: latecomers hear why they are not taken.
+            services = app[SERVICES]
+            await drain(
+                app[REGISTRY], services.control, config.bridge.drain_timeout_s, signals.end_now
+            )
     return 0
-
-
-async def drain(app: web.Application, timeout_s: float) -> None:
-    """Stop taking calls, let live ones finish (up to `timeout_s`), then end the rest cleanly."""
-    registry = app[REGISTRY]
-    registry.draining = True
-    log.info("draining", live_calls=len(registry), timeout_s=timeout_s)
-    try:
-        async with asyncio.timeout(timeout_s):
-            await registry.wait_idle()
-    except TimeoutError:
-        await registry.end_all(EndReason.DRAIN_TIMEOUT)
-    log.info("drained")
-
-
-async def _until_signalled() -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)

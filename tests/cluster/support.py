@@ -21,7 +21,7 @@ WAVE = 10
 INSTANCES = 3
 SPEECH_BYTES = 2 * 16000  # two seconds of 8 kHz PCM16 per party
 SECRET = "cluster-test-secret-" + "x" * 20
-API_TOKEN = "cluster-api-token"
+API_TOKEN = "cluster-api-token-" + "c" * 32
 WEBHOOK_SECRET = "whsec_cluster"
 
 

@@ -42,7 +42,7 @@ MENU = "+15550100041"  # callers pick their language on the keypad
 MIXED = "+15550100051"  # the agent is dialled through Twilio, whichever carrier the caller used
 BARGE_CLEAR = "+15550100061"  # a listener talking over the translation clears it
 BARGE_DUCK = "+15550100071"  # ... or ducks it
-API_TOKEN = "test-api-token"
+API_TOKEN = "test-api-token-" + "t" * 32
 SECRET = "x" * 40
 
 ROUTES = f"""

@@ -1,8 +1,9 @@
-"""SIGTERM on a real `python -m bridge serve` process with a call in flight.
+"""SIGTERM or Ctrl-C on a real `python -m bridge serve` process with a call in flight.
 
 The bridge stops taking calls (not ready; new callers hear the polite message), keeps the live
 call running until it ends or BRIDGE_DRAIN_TIMEOUT passes, then ends what is left cleanly and
-exits 0.
+exits 0. A second signal ends the live calls at once, as cleanly (apology, Kallglot session
+ended, reason `shutdown`), and the log stays JSON throughout.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -45,6 +47,7 @@ class BridgeProcess:
     def __init__(self, process: asyncio.subprocess.Process) -> None:
         self.process = process
         self.events: list[dict[str, Any]] = []
+        self.raw: list[str] = []  # stderr lines that were not JSON
         self._changed = asyncio.Event()
         self._reader = asyncio.create_task(self._read())
 
@@ -54,8 +57,14 @@ class BridgeProcess:
             try:
                 self.events.append(json.loads(line))
             except ValueError:
-                self.events.append({"event": line.decode(errors="replace").strip()})
+                self.raw.append(line.decode(errors="replace").rstrip())
+                self.events.append({"event": self.raw[-1]})
             self._changed.set()
+
+    async def exited(self) -> int:
+        """The exit status, once stderr is read to its end."""
+        await self._reader
+        return await self.process.wait()
 
     async def logged(
         self, event: str, where: Callable[[dict[str, Any]], bool] = lambda _: True
@@ -191,3 +200,40 @@ async def test_sigterm_ends_calls_still_live_at_the_drain_timeout_cleanly(
     assert control(customer) == control(agent) == ["hang_up"]
     (session,) = kallglot.sessions.values()
     assert session.ended_transitions == 1
+
+
+APOLOGY = "Leider ist niemand erreichbar."  # the CENTRE route's
+
+
+async def test_a_second_ctrl_c_ends_the_live_call_now_cleanly_and_exits_0(
+    bridge_process: Callable[..., Any],
+) -> None:
+    started = await bridge_process()
+    bridge, kallglot = started.process, started.kallglot
+    started.carrier.add_phone(AGENT, Phone(ring_s=0.1))
+    async with asyncio.timeout(40):
+        customer = await started.call_in()
+        agent = await started.carrier.next_call(to=AGENT)
+        await bridge.logged("call_active")
+        bridge.process.send_signal(signal.SIGINT)
+        draining = await bridge.logged("draining")
+        assert bridge.process.returncode is None  # the first Ctrl-C waits for the call
+        bridge.process.send_signal(signal.SIGINT)
+        await customer.wait_said(APOLOGY)
+        await agent.wait_said(APOLOGY)
+        assert await bridge.exited() == 0
+        await customer.ended.wait()
+        await agent.ended.wait()
+
+    assert draining["live_calls"] == 1
+    assert draining["timeout_s"] == 3600
+    assert "BRIDGE_DRAIN_TIMEOUT" in draining["message"]
+    assert "Ctrl-C again" in draining["message"]
+    summary = await bridge.logged("call_summary")
+    assert summary["end_reason"] == "shutdown"
+    assert control(customer) == control(agent) == ["redirect"]  # the apology, then the end
+    (session,) = kallglot.sessions.values()
+    assert session.ended_transitions == 1
+    assert bridge.raw == []  # no traceback or other stray text in the JSON stream
+    assert all(re.fullmatch(r"[a-z][a-z0-9_]*", entry["event"]) for entry in bridge.events)
+    assert not [entry for entry in bridge.events if entry["level"] in ("error", "critical")]

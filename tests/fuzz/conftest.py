@@ -7,13 +7,13 @@ Runs are reproducible: generation is derandomized (a fixed seed per test) and no
 database is kept, so CI explores the same cases every time and nothing lands in the tree.
 
 Tests opt in with `@FUZZ`, `@ROUNDTRIP` or `@HTTP_FUZZ` (imported from here), so the global
-hypothesis settings other test directories rely on are left alone. `FUZZ_PROFILE=quick` cuts
-every fuzzer to a few hundred cases for a fast local loop; CI runs the full counts.
+hypothesis settings other test directories rely on are left alone. Those are the counts of the
+`ci` fuzz profile, which CI runs; a developer's run is `quick`, a few hundred cases per fuzzer
+(tests/fuzz/profile.py says which runs when).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,11 +27,12 @@ from hypothesis import HealthCheck, settings
 from bridge.config import Config
 from bridge.web.app import create_app
 from tests.e2e.conftest import carrier_name, make_stack
+from tests.fuzz.profile import fuzz_profile
 
 __all__ = ["carrier_name", "make_stack"]
 
 MIN_CASES = 10_000
-_QUICK = os.environ.get("FUZZ_PROFILE", "ci") == "quick"
+_QUICK = fuzz_profile() == "quick"
 _COMMON = {
     "deadline": None,  # a loaded 2-core CI box is no place for per-example timing
     "derandomize": True,
@@ -62,7 +63,7 @@ HTTP_FUZZ = settings(settings.get_profile("http-fuzz"))
 
 ACCOUNT_SID = "AC" + "f" * 32
 AUTH_TOKEN = "fuzz-auth-token-" + "0" * 16
-API_TOKEN = "fuzz-api-token"
+API_TOKEN = "fuzz-api-token-" + "f" * 32
 WEBHOOK_SECRET = "whsec_fuzz"
 CENTRE = "+15550100001"
 MENU = "+15550100011"

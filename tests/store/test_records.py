@@ -8,7 +8,7 @@ import pytest
 
 from bridge.calls.summary import CallSummary, LegSummary
 from bridge.settings import ConfigError
-from bridge.store.config import StoreSettings
+from bridge.store.config import StoreSettings, without_password
 from bridge.store.records import DIALING, CallRecord, LegRecord
 from tests.store.support import T0, a_call
 
@@ -86,6 +86,15 @@ def test_settings_name_the_database_and_never_show_its_password() -> None:
     )
     assert settings.is_postgres
     assert "s3cret" not in repr(settings)
+    assert "'postgresql://bridge:***@db:5432/bridge'" in repr(settings)
+    in_query = "postgresql://db/bridge?user=bridge&password=s3cret&sslmode=require"
+    assert (
+        without_password(in_query)
+        == "postgresql://db/bridge?user=bridge&password=***&sslmode=require"
+    )
+    for url in ("sqlite:///./kallglot-bridge.db", "sqlite:////var/b.db", "postgresql://u@db/b"):
+        assert without_password(url) == url  # as given (sqlite:/// was once shown as sqlite:/)
+    assert "'sqlite:///./kallglot-bridge.db'" in repr(StoreSettings.from_env({}))
     assert StoreSettings.from_env({}).sqlite_path == "./kallglot-bridge.db"
     absolute = StoreSettings.from_env({"BRIDGE_DATABASE_URL": "sqlite:////var/lib/b/calls.db"})
     assert absolute.sqlite_path == "/var/lib/b/calls.db"

@@ -9,6 +9,7 @@ from typing import Any
 import aiohttp
 
 from bridge.sim.softphone import Phone
+from bridge.web.call_view import call_json, iso_utc
 from tests.e2e.conftest import AGENT, CENTRE, CUSTOMER, Stack
 from tests.store.stack import RecordsStacks, records
 from tests.store.support import T0, a_call
@@ -109,7 +110,8 @@ async def test_one_call_is_read_live_while_it_runs_and_from_its_record_after(
     stored = await records(stack).get(call.id)
     assert stored is not None
     status, after = await api(stack, f"/v1/calls/{call.id}")
-    assert after == {**stored.to_json(), "kallglot_events": []}
+    assert after == {**call_json(stored), "kallglot_events": []}
+    assert after["ended_at"] == iso_utc(stored.ended_at or 0)  # ISO-8601 UTC, not unix seconds
     assert after["end_reason"] == "customer_hangup"
 
     status, other = await api(stack, "/v1/calls/call_0001")

@@ -490,14 +490,51 @@ async def test_serve_sheds_an_idle_flood_gives_back_its_fds_and_still_answers(
         await close_all(stragglers)
 
 
-async def test_serve_says_so_when_its_port_is_taken(
-    serve_process: Callable[..., Awaitable[ServeProcess]],
+async def stderr_and_status(serve: ServeProcess) -> tuple[list[str], int]:
+    assert serve.process.stderr is not None
+    async with asyncio.timeout(30):
+        err = await serve.process.stderr.read()
+        status = await serve.process.wait()
+    return err.decode().splitlines(), status
+
+
+@pytest.mark.parametrize("json_logs", [True, False], ids=["json", "console"])
+async def test_serve_says_in_one_line_that_its_port_is_taken_and_exits_2(
+    serve_process: Callable[..., Awaitable[ServeProcess]], json_logs: bool
 ) -> None:
+    """Bound before the simulators or the records start, so this is all it says."""
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        serve = await serve_process(taken.getsockname()[1])
-        async with asyncio.timeout(30):
-            entry = await serve.logged("cannot_listen")
-            assert await serve.process.wait() == 2
-    assert "address already in use" in entry["error"]
+        port = taken.getsockname()[1]
+        serve = await serve_process(port, BRIDGE_LOG_JSON=str(json_logs).lower())
+        lines, status = await stderr_and_status(serve)
+    assert status == 2
+    (line,) = lines
+    if json_logs:
+        entry = json.loads(line)
+        assert entry["event"] == "cannot_listen"
+        assert entry["setting"] == "BRIDGE_PORT"
+        line = entry["message"]
+    assert f"BRIDGE_PORT={port}" in line
+    assert "already in use" in line
+
+
+@pytest.mark.parametrize(
+    ("host", "says"),
+    [("bridge-host.invalid", "does not resolve"), ("192.0.2.1", "not an address of this")],
+)
+async def test_serve_says_in_one_line_that_its_host_is_wrong_and_exits_2(
+    serve_process: Callable[..., Awaitable[ServeProcess]],
+    unused_tcp_port_factory: Callable[[], int],
+    host: str,
+    says: str,
+) -> None:
+    serve = await serve_process(
+        unused_tcp_port_factory(), BRIDGE_HOST=host, BRIDGE_LOG_JSON="false"
+    )
+    lines, status = await stderr_and_status(serve)
+    assert status == 2
+    (line,) = lines
+    assert line.startswith(f"kallglot-bridge: BRIDGE_HOST='{host}' ")
+    assert says in line

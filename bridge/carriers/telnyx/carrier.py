@@ -14,8 +14,10 @@ Closing the media socket does not end a Telnyx call, so every hang-up is a REST 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import contextlib
 import json
 import time
 from collections.abc import Mapping
@@ -44,6 +46,7 @@ from bridge.carriers.interface import (
     WebhookRefused,
 )
 from bridge.carriers.telnyx.config import TelnyxSettings
+from bridge.carriers.telnyx.hangups import PendingHangUps
 from bridge.carriers.telnyx.protocol import TelnyxMediaStream
 from bridge.carriers.telnyx.rest import TelnyxRest
 from bridge.carriers.telnyx.signature import (
@@ -99,6 +102,8 @@ class TelnyxControl:
     def __init__(self, rest: TelnyxRest, settings: TelnyxSettings) -> None:
         self.rest = rest
         self._settings = settings
+        self._hangups = PendingHangUps()  # told to speak, then hang up (bridge/.../hangups.py)
+        self._hung_up = asyncio.Event()  # pulsed when one of those is over
 
     @property
     def caller_id(self) -> str | None:
@@ -132,6 +137,29 @@ class TelnyxControl:
 
     async def hang_up(self, carrier_call_id: str) -> None:
         await self.rest.hang_up(carrier_call_id)
+        self.call_ended(carrier_call_id)
+
+    def call_ended(self, carrier_call_id: str) -> None:
+        """The call is over (hung up here, or its `call.hangup` came): no hang-up is owed."""
+        if self._hangups.done(carrier_call_id):
+            self._hung_up.set()
+
+    async def settle(self, timeout_s: float) -> None:
+        """Let the calls told to speak and then hang up finish speaking (their hang-up needs
+        the `call.speak.ended` webhook), for up to `timeout_s`; then hang up the rest now."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout_at(deadline):
+                while self._hangups.pending(time.monotonic()):
+                    self._hung_up.clear()
+                    await self._hung_up.wait()
+        for ccid in self._hangups.pending(time.monotonic()):
+            log.info("telnyx_speech_cut_short", call_control_id=ccid)
+            try:
+                await self.hang_up(ccid)
+            except CarrierError as exc:
+                log.warning("hang_up_failed", call_control_id=ccid, error=str(exc))
 
     async def redirect(self, carrier_call_id: str, to: Redirect) -> None:
         try:  # the stream must not keep playing over what the party is to hear now
@@ -149,6 +177,7 @@ class TelnyxControl:
         spoken = Speech(" ".join(part.text for part in speech), first.language, first.voice)
         fields = speech_fields(spoken) | {"client_state": encode_state({"then": "hangup"})}
         await self.rest.action(carrier_call_id, "speak", fields)
+        self._hangups.speaking(carrier_call_id, time.monotonic())
 
     async def close(self) -> None:
         await self.rest.close()
@@ -233,6 +262,7 @@ class TelnyxCarrier:
             "call.answered": CallStatus.ANSWERED,
         }.get(event)
         if event == "call.hangup":
+            self._control.call_ended(ccid)
             cause = str(payload.get("hangup_cause", ""))
             status = HANGUP_CAUSES.get(cause, CallStatus.FAILED)
             event = f"{event}:{cause}"

@@ -78,6 +78,9 @@ class TwilioControl:
     async def redirect(self, carrier_call_id: str, to: Redirect) -> None:
         await self._rest.update_twiml(carrier_call_id, answer_twiml(to))
 
+    async def settle(self, timeout_s: float) -> None:
+        """Nothing to wait for: TwiML's <Say> then <Hangup> runs at Twilio, not here."""
+
     async def close(self) -> None:
         await self._rest.close()
 
