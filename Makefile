@@ -7,10 +7,13 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# requirements-test.lock pins every dependency (the versions CI and the image were tested with);
+# after changing dependencies in pyproject.toml, regenerate both locks (uv or pip-tools, any
+# machine; see the locks' first lines): that tool is not needed here.
+$(VENV)/.installed: pyproject.toml requirements-test.lock
 	@test -x $(PY) || "$$(scripts/find-python)" -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -c requirements-test.lock -e '.[test]'
 	@$(PY) -c 'import sys; print("installed into $(VENV) with Python", sys.version.split()[0])'
 	@touch $@
 
@@ -58,4 +61,4 @@ soak: install
 	$(PY) -m bench.soak --seconds 600 --ppm 1000 --ppm -1000 --stall-at 300
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo-out
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo-out call-out

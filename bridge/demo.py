@@ -13,7 +13,9 @@ import argparse
 import asyncio
 import json
 import statistics
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,11 +31,11 @@ from bridge.log import configure_logging
 from bridge.sim.carrier import CarrierSimulator, SimCall
 from bridge.sim.kallglot import KallglotSimulator
 from bridge.sim.softphone import Phone
+from bridge.sim.speech import AGENT_EN, CUSTOMER_DE, speech_wav
 from bridge.sim.telnyx import TelnyxSimCall, TelnyxSimulator
 from bridge.web.app import create_app
 from bridge.web.keys import REGISTRY
 
-DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 CENTRE, AGENT, CUSTOMER = "+15550100001", "+15550100002", "+15550100003"
 CALLER_ID = "+15550100000"
 FRAME = 160  # 20 ms of 8 kHz mu-law
@@ -70,12 +72,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     configure_logging("warning")
-    summary = asyncio.run(demo(args.out, args.delay, args.port, args.carrier))
+    summary = asyncio.run(demo(args.out, args.delay, args.port, args.carrier, _to_stderr))
     print(render(summary))
     return 0 if all(leg["lost_frames"] == 0 for leg in summary["legs"].values()) else 1
 
 
 Party = SimCall | TelnyxSimCall
+Progress = Callable[[str], None]
+
+
+def _to_stderr(line: str) -> None:
+    """The call runs in real time for about twenty seconds: say what it is doing meanwhile."""
+    print(f"demo: {line}", file=sys.stderr, flush=True)
+
+
+def _quiet(line: str) -> None:
+    pass
 
 
 @dataclass
@@ -86,7 +98,15 @@ class Turn:
     spoke_at: float
 
 
-async def demo(out: Path, delay: float, port: int, carrier_name: str = "twilio") -> dict[str, Any]:
+async def demo(
+    out: Path,
+    delay: float,
+    port: int,
+    carrier_name: str = "twilio",
+    progress: Progress = _quiet,
+) -> dict[str, Any]:
+    """Runs the call; `progress` gets one line per phase as it starts."""
+    progress(f"starting the Kallglot and {carrier_name} simulators")
     out.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before any call starts
     kallglot = KallglotSimulator(translation_delay_s=delay)
     carrier: CarrierSimulator | TelnyxSimulator = (
@@ -118,6 +138,7 @@ async def demo(out: Path, delay: float, port: int, carrier_name: str = "twilio")
         }
         app = create_app(Config.from_env(env | _carrier_env(carrier, bridge_url)))
         await serve(app, bridge_port)
+        progress(f"bridge listening on {bridge_url}; the customer dials {CENTRE}")
         started = time.perf_counter()
         if isinstance(carrier, CarrierSimulator):
             customer: Party = await carrier.place_call(
@@ -126,13 +147,15 @@ async def demo(out: Path, delay: float, port: int, carrier_name: str = "twilio")
         else:
             customer = await carrier.place_call(CUSTOMER, CENTRE)
         agent = await carrier.next_call(to=AGENT)
+        progress(f"the bridge is dialling the agent at {AGENT}")
         call = await app[REGISTRY].wait_for()
         async with asyncio.timeout(60):
             await call.activated.wait()
-            turns = [
-                await _say(customer, agent, _speech("customer_de")),
-                await _say(agent, customer, _speech("agent_en")),
-            ]
+            progress("agent answered; the customer speaks German")
+            first = await _say(customer, agent, _speech(CUSTOMER_DE))
+            progress("the agent heard it; the agent answers in English")
+            turns = [first, await _say(agent, customer, _speech(AGENT_EN))]
+            progress("the customer heard it and hangs up")
             await customer.hang_up()
             await call.ended()
             await agent.ended.wait()
@@ -141,6 +164,7 @@ async def demo(out: Path, delay: float, port: int, carrier_name: str = "twilio")
             kallglot_url, kallglot.api_key, call.session.id if call.session else None
         )
         metrics = await _scrape(bridge_url + "/metrics")
+        progress(f"call ended; writing what each party heard to {out}/")
     finally:
         await carrier.close()
         for runner in reversed(runners):
@@ -196,6 +220,11 @@ def _leg(own: Turn, other: Turn) -> dict[str, Any]:
     """What one party sent and received, and the delay on what it said reaching the other."""
     received = _received(own.listener)
     offset = received.find(own.said)
+    # What this party received is the other's speech plus the silence the bridge plays around
+    # it (before the translation arrives, between turns): counted apart, or "received" dwarfs
+    # "sent" and looks like a fault.
+    own_received = len(_received(other.listener)) // FRAME
+    speech = len(other.said) // FRAME if other.said in _received(other.listener) else 0
     lost = len(own.said) // FRAME if offset < 0 else 0
     delays = []
     if offset >= 0:
@@ -206,7 +235,9 @@ def _leg(own: Turn, other: Turn) -> dict[str, Any]:
             delays.append(arrivals[first + i] - own.spoke_at - i * 0.02)
     return {
         "frames_sent": len(own.said) // FRAME,
-        "frames_received": len(_received(other.listener)) // FRAME,
+        "frames_received": own_received,
+        "speech_frames_received": speech,
+        "silence_frames_received": own_received - speech,
         "lost_frames": lost,
         "delay_ms": _percentiles(delays),
     }
@@ -236,7 +267,7 @@ def _percentiles(values: list[float]) -> dict[str, float]:
 
 
 def _speech(name: str) -> bytes:
-    return parse_wav((DATA / f"{name}.wav").read_bytes())[1]
+    return parse_wav(speech_wav(name))[1]
 
 
 async def _transcript(kallglot_url: str, api_key: str, session_id: str | None) -> Any:
@@ -267,14 +298,17 @@ def render(summary: dict[str, Any]) -> str:
         f"Demo call {summary['call_id']}: {summary['duration_s']} s, ended by {summary['end_reason']}",
         f"(the Kallglot simulator takes {delay:.0f} ms to 'translate'; the bridge adds the rest)",
         "",
-        f"{'party':<10}{'frames sent':>12}{'received':>10}{'lost':>6}   delay to the other party (ms)",
+        f"{'':<10}{'frames':>12}{'frames received':>24}",
+        f"{'party':<10}{'sent':>12}{'speech':>10}{'silence':>9}{'lost':>6}"
+        "   delay to the other party (ms)",
     ]
     for role, leg in summary["legs"].items():
         d = leg["delay_ms"]
         spread = f"p50 {d.get('p50')}  p95 {d.get('p95')}  max {d.get('max')}" if d else "n/a"
         added = f"   bridge added p50 {d['p50'] - delay:.0f}" if d else ""
         lines.append(
-            f"{role:<10}{leg['frames_sent']:>12}{leg['frames_received']:>10}{leg['lost_frames']:>6}   {spread}{added}"
+            f"{role:<10}{leg['frames_sent']:>12}{leg['speech_frames_received']:>10}"
+            f"{leg['silence_frames_received']:>9}{leg['lost_frames']:>6}   {spread}{added}"
         )
     lines += ["", "Bridge metrics after the call (all of them in metrics.txt):"]
     lines += [f"  {line}" for line in summary["metrics"]]

@@ -9,7 +9,8 @@ from bridge.demo import demo, render
 
 
 async def test_the_demo_call_loses_no_frame_and_writes_its_results(tmp_path: Path) -> None:
-    summary = await demo(tmp_path, delay=0.3, port=0)
+    progress: list[str] = []
+    summary = await demo(tmp_path, delay=0.3, port=0, progress=progress.append)
 
     assert summary["end_reason"] == "customer_hangup"
     for role in ("customer", "agent"):
@@ -21,4 +22,27 @@ async def test_the_demo_call_loses_no_frame_and_writes_its_results(tmp_path: Pat
         assert fmt.sample_rate == 8000
         assert len(pcm) > 2 * 8000 * 4
     assert (tmp_path / "transcript.json").read_text().count('"speaker"') >= 2
-    assert "lost" in render(summary)
+    for role, leg in summary["legs"].items():
+        # What a party receives is the other's speech, whole, plus silence around it.
+        other = summary["legs"]["agent" if role == "customer" else "customer"]
+        assert leg["speech_frames_received"] == other["frames_sent"]
+        assert leg["silence_frames_received"] == leg["frames_received"] - other["frames_sent"]
+        assert leg["silence_frames_received"] > 0
+    table = render(summary)
+    assert "speech" in table
+    assert "silence" in table
+    assert "lost" in table
+    customer = summary["legs"]["customer"]
+    row = f"{customer['speech_frames_received']:>10}{customer['silence_frames_received']:>9}"
+    assert row in table
+
+    # One line per phase, in order, while it runs (the call takes about ten seconds).
+    assert [line.split()[0:2] for line in progress] == [
+        ["starting", "the"],
+        ["bridge", "listening"],
+        ["the", "bridge"],
+        ["agent", "answered;"],
+        ["the", "agent"],
+        ["the", "customer"],
+        ["call", "ended;"],
+    ]

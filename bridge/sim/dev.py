@@ -4,8 +4,9 @@ is configured (local development), each announced loudly."""
 from __future__ import annotations
 
 import dataclasses
+import sys
 from contextlib import AsyncExitStack
-from pathlib import Path
+from importlib.resources import files
 
 import structlog
 from aiohttp import web
@@ -16,7 +17,6 @@ from bridge.config import Config
 
 log = structlog.get_logger(__name__)
 DEV_CALLER_ID = "+15550100000"
-AGENT_SPEECH = Path(__file__).resolve().parents[2] / "tests" / "data" / "agent_en.wav"
 
 
 async def with_simulators(config: Config, stack: AsyncExitStack) -> Config:
@@ -42,11 +42,14 @@ async def with_simulators(config: Config, stack: AsyncExitStack) -> Config:
         )
     if not config.carriers:
         from bridge.audio.wav import parse_wav
+        from bridge.sim import dev_calls
         from bridge.sim.carrier import CarrierSimulator
         from bridge.sim.softphone import Phone
+        from bridge.sim.speech import AGENT_EN, CUSTOMER_DE, speech_wav
 
-        speech = parse_wav(AGENT_SPEECH.read_bytes())[1] if AGENT_SPEECH.exists() else b""
+        speech = parse_wav(speech_wav(AGENT_EN))[1]
         carrier = CarrierSimulator(default_phone=Phone(ring_s=1.0, audio=speech))
+        dev_calls.add_routes(carrier.app, carrier)  # `call --sim` places its calls here
         api_url = await carrier.start()
         stack.push_async_callback(carrier.close)
         twilio = TwilioSettings(carrier.account_sid, carrier.auth_token, DEV_CALLER_ID, api_url)
@@ -58,10 +61,14 @@ async def with_simulators(config: Config, stack: AsyncExitStack) -> Config:
             carrier_api_url=api_url,
         )
         # Instructions for the person at the terminal, not a log line: logs carry no credentials.
+        # `--sim` makes the call in this same simulator, which the bridge dials the agent into.
+        sim_url = api_url.removesuffix(carrier.API_PATH)
+        customer = files("bridge.sim").joinpath("data", CUSTOMER_DE)
         print(
-            "Place a test call with:\n  .venv/bin/python -m bridge call --bridge "
-            f"http://127.0.0.1:{config.bridge.port} --account-sid {carrier.account_sid} "
-            f"--auth-token {carrier.auth_token} --to +15550100001 --audio tests/data/customer_de.wav",
+            f"Place a test call with:\n  {sys.executable} -m bridge call --bridge "
+            f"http://127.0.0.1:{config.bridge.port} --sim {sim_url} "
+            f"--account-sid {carrier.account_sid} --auth-token {carrier.auth_token} "
+            f"--to +15550100001 --audio {customer}",
             flush=True,
         )
     return config

@@ -37,7 +37,50 @@ from bridge.web.shutdown import StopSignals, drain
 log = structlog.get_logger(__name__)
 
 
+# The settings `serve --help` lists: a compact form of README's Configure table (the full one,
+# with what each means), kept whole by tests/test_cli_help.py, which compares the two.
+SETTINGS_HELP = """\
+Settings come from the environment (README "Configure" explains each; a wrong value stops
+the bridge with a message naming it). Defaults in brackets.
+
+  where it listens and is reached
+    BRIDGE_HOST [127.0.0.1]  BRIDGE_PORT [8080]
+    BRIDGE_PUBLIC_URL [http://127.0.0.1:$BRIDGE_PORT]: the https URL carriers reach
+    BRIDGE_HTTP_HEADER_TIMEOUT_S [10]  BRIDGE_HTTP_KEEPALIVE_TIMEOUT_S [75]
+    BRIDGE_HTTP_MAX_PENDING_PER_IP [256]  BRIDGE_HTTP_MAX_PENDING [2048]
+  calls
+    BRIDGE_ROUTES: TOML file of numbers, agents, languages (deploy/routes.example.toml)
+    BRIDGE_SECRET [random per process]  BRIDGE_API_TOKEN [unset: /v1/calls off]
+    BRIDGE_RING_TIMEOUT_S [30]  BRIDGE_START_TIMEOUT_S [10]  BRIDGE_TICKET_TTL_S [120]
+    BRIDGE_MAX_CALLS [500]  BRIDGE_DRAIN_TIMEOUT [3600]
+    BRIDGE_BUSY_MESSAGE  BRIDGE_FALLBACK_NUMBER
+    BRIDGE_PLAYOUT_LEAD_MS [200]  BRIDGE_PLAYOUT_PREBUFFER_MS [80]
+    BRIDGE_PLAYOUT_MAX_QUEUE_MS [20000]
+  Kallglot (without KALLGLOT_API_KEY a simulator starts beside the bridge)
+    KALLGLOT_API_KEY  KALLGLOT_API_URL [https://api.kallglot.com/v1]
+    KALLGLOT_STREAM_PROTOCOL [current]  KALLGLOT_CHUNK_MS [100]
+    KALLGLOT_RETRY_TOTAL_S [30]  KALLGLOT_RETRY_MAX_ATTEMPTS [8]  KALLGLOT_HTTP_TIMEOUT_S [10]
+    KALLGLOT_CONNECT_TIMEOUT_S [10]  KALLGLOT_PING_INTERVAL_S [15]  KALLGLOT_PONG_TIMEOUT_S [10]
+    KALLGLOT_RECONNECT_TOTAL_S [30]  KALLGLOT_RECONNECT_MAX_ATTEMPTS [10]
+    KALLGLOT_RECONNECT_BUFFER_S [10]  KALLGLOT_END_TIMEOUT_S [2]
+    KALLGLOT_WEBHOOK_SECRET [unset: webhooks refused]  KALLGLOT_WEBHOOK_TOLERANCE_S [300]
+  carriers (with neither account set, a simulated Twilio starts beside the bridge)
+    TWILIO_ACCOUNT_SID  TWILIO_AUTH_TOKEN  TWILIO_CALLER_ID  TWILIO_API_URL
+    TELNYX_API_KEY  TELNYX_PUBLIC_KEY  TELNYX_CONNECTION_ID  TELNYX_CALLER_ID  TELNYX_API_URL
+    TELNYX_CODEC [PCMU]  TELNYX_WEBHOOK_TOLERANCE_S [300]
+  records and logs
+    BRIDGE_DATABASE_URL [sqlite:///./kallglot-bridge.db]  BRIDGE_INSTANCE_ID [host name]
+    BRIDGE_ORPHAN_AFTER_S [120]
+    BRIDGE_LOG_LEVEL [info]  BRIDGE_LOG_JSON [JSON unless stderr is a terminal]
+"""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Serve the bridge until SIGTERM/SIGINT (then drain: a second signal ends the calls now)."
+    )
+    parser.epilog = SETTINGS_HELP
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("--host", help="interface to listen on (default BRIDGE_HOST or 127.0.0.1)")
     parser.add_argument("--port", type=int, help="TCP port (default BRIDGE_PORT or 8080)")
 
