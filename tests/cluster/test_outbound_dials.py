@@ -94,3 +94,27 @@ async def test_any_instance_cancels_a_ringing_dial_and_records_an_unanswered_one
         f"ringing, {DIALS} unanswered, all recorded as ended; handled by an instance other "
         f"than the one that dialled: {dict(elsewhere)}"
     )
+
+
+async def test_a_retried_dial_with_its_idempotency_key_dials_once_on_a_cluster(
+    cluster: Cluster,
+) -> None:
+    # Keys are remembered per instance; nginx hashes POST /v1/calls on the key, so each retry
+    # reaches the instance that answered first.
+    agents = [f"+15550900{i:03d}" for i in range(DIALS)]
+    for agent in agents:
+        cluster.carrier.add_phone(agent, Phone(ring_s=60))
+    answers = []
+    async with asyncio.timeout(40):
+        for i, agent in enumerate(agents):
+            headers = {"Authorization": f"Bearer {API_TOKEN}", "Idempotency-Key": f"retry-{i}"}
+            body = {"to": "+15550800000", "agent": agent}
+            for _ in range(3):  # the client timed out twice and sent it again
+                async with cluster.http.post(
+                    f"{cluster.nginx.url}/v1/calls", json=body, headers=headers
+                ) as r:
+                    assert r.status == 201, await r.text()
+                    answers.append((agent, (await r.json())["call_id"]))
+        dialled = Counter(call.to for call in cluster.carrier.calls.values())
+    assert len(set(answers)) == DIALS  # one call id per key, every time
+    assert all(dialled[agent] == 1 for agent in agents)
