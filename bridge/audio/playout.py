@@ -6,9 +6,9 @@ bounded queues, drops and mark accounting testable with a fake clock.
 
 Pacing follows the carrier's clock, not ours: what the carrier holds comes from its mark
 echoes and its clock rate (bridge/audio/carrier_playhead.py), and we send while it would then
-hold no more than `lead`. How long new audio waits before it plays is kept at the prebuffer by adding
-or dropping whole silent frames in pauses (bridge/audio/cushion.py), so neither a clock that
-runs fast or slow nor a stall leaves the call with more delay than it started with.
+hold no more than `lead`. How long new audio waits before it plays is kept at the prebuffer by
+adding or dropping whole silent frames in pauses (bridge/audio/cushion.py), so neither a clock
+that runs fast or slow nor a stall leaves the call with more delay than it started with.
 
 A talkspurt's last partial frame, and what the resampler still holds of it, go out as soon as
 the carrier is about to run out of what came before and no more audio came: held back, they
@@ -188,7 +188,7 @@ class PlayoutBuffer:
                 return [], None
         playhead = self._playhead
         playhead.rate = rate = self.clock_rate.rate
-        spare = self._lead_s - playhead.buffered_s(now) + EPSILON_S  # what the carrier has room for
+        spare = self._lead_s - playhead.buffered_s(now) + EPSILON_S  # room at the carrier
         room = max(1, int(spare / (self._frame_s / rate)))  # at least the frame that was due
         frames = self._take(min(room, len(self._queue)))
         if not frames:
