@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from bridge.audio import codecs
 from bridge.audio.formats import Encoding
 from bridge.audio.wav import parse_wav
 from bridge.config import Config
+from bridge.demo import AGENT, CENTRE, CUSTOMER, carrier_env, free_port
 from bridge.log import configure_logging
 from bridge.sim.carrier import CarrierSimulator, SimCall
 from bridge.sim.kallglot import KallglotSimulator
@@ -43,7 +43,6 @@ from bridge.web.app import create_app
 from bridge.web.keys import REGISTRY
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
-CENTRE, AGENT, CUSTOMER, CALLER_ID = "+15550100001", "+15550100002", "+15550100003", "+15550100000"
 MARKER_BYTES = 3  # base-126 digits: byte 0x7F (mu-law's "negative zero") reads back as 0xFF
 FRAME_S = 0.02
 PAUSE_S = 1.0  # between repetitions of the speech: a talkspurt boundary
@@ -120,7 +119,7 @@ async def run_scenario(scenario: Scenario, seconds: float, script: Script) -> di
         kallglot_url = await serve(kallglot.app())
         carrier.api_url = await carrier.start()
         (workdir / "routes.toml").write_text(ROUTES)
-        port = _free_port()
+        port = free_port()
         bridge_url = f"http://127.0.0.1:{port}"
         env = {
             "BRIDGE_PORT": str(port),
@@ -129,10 +128,7 @@ async def run_scenario(scenario: Scenario, seconds: float, script: Script) -> di
             "BRIDGE_DATABASE_URL": f"sqlite:///{workdir / 'calls.db'}",
             "KALLGLOT_API_URL": kallglot_url + "/v1",
             "KALLGLOT_API_KEY": kallglot.api_key,
-            "TWILIO_ACCOUNT_SID": carrier.account_sid,
-            "TWILIO_AUTH_TOKEN": carrier.auth_token,
-            "TWILIO_CALLER_ID": CALLER_ID,
-            "TWILIO_API_URL": carrier.api_url or "",
+            **carrier_env(carrier, bridge_url),
         }
         app = create_app(Config.from_env(env))
         await serve(app, port)
@@ -250,12 +246,6 @@ def _spread(values: list[float]) -> dict[str, float]:
         return {"min": float("nan"), "p50": float("nan"), "max": float("nan")}
     a = np.array(values)
     return {"min": float(a.min()), "p50": float(np.median(a)), "max": float(a.max())}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def report(results: list[dict[str, Any]]) -> str:

@@ -126,7 +126,7 @@ async def demo(
         kallglot_url = await serve(kallglot.app())
         carrier.api_url = await carrier.start()
         (out / "routes.toml").write_text(ROUTES)
-        bridge_port = port or _free_port()
+        bridge_port = port or free_port()
         bridge_url = f"http://127.0.0.1:{bridge_port}"
         env = {
             "BRIDGE_PORT": str(bridge_port),
@@ -136,7 +136,7 @@ async def demo(
             "KALLGLOT_API_URL": kallglot_url + "/v1",
             "KALLGLOT_API_KEY": kallglot.api_key,
         }
-        app = create_app(Config.from_env(env | _carrier_env(carrier, bridge_url)))
+        app = create_app(Config.from_env(env | carrier_env(carrier, bridge_url)))
         await serve(app, bridge_port)
         progress(f"bridge listening on {bridge_url}; the customer dials {CENTRE}")
         started = time.perf_counter()
@@ -188,7 +188,7 @@ async def demo(
     return summary
 
 
-def _carrier_env(carrier: CarrierSimulator | TelnyxSimulator, bridge_url: str) -> dict[str, str]:
+def carrier_env(carrier: CarrierSimulator | TelnyxSimulator, bridge_url: str) -> dict[str, str]:
     """The bridge's account settings for the simulated carrier (both parties are on it)."""
     if isinstance(carrier, CarrierSimulator):
         return {
@@ -284,7 +284,7 @@ async def _scrape(url: str) -> str:
         return await response.text()
 
 
-def _free_port() -> int:
+def free_port() -> int:
     import socket
 
     with socket.socket() as probe:
