@@ -114,10 +114,12 @@ async def connect(listener: Listener, source: str = "127.0.0.1") -> Streams:
 
 async def connect_watched(port: int) -> tuple[asyncio.StreamWriter, asyncio.Task[float]]:
     """A connection to `port`, and a task that says how long it lived once the server closed
-    it (watched from the start, so a refusal at once is timed as one)."""
+    it (watched from the start, so a refusal at once is timed as one). Timed from before the
+    connect: the server's clock starts at its accept, and a busy client may resume well after
+    that, which would make a close on time look early."""
+    since = asyncio.get_running_loop().time()
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    now = asyncio.get_running_loop().time()
-    return writer, asyncio.create_task(closed_after(reader, now))
+    return writer, asyncio.create_task(closed_after(reader, since))
 
 
 async def closed_after(reader: asyncio.StreamReader, since: float) -> float:
