@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
+from bridge.audio import codecs
+from bridge.audio.formats import Encoding
+from bridge.audio.levels import is_silent
 from bridge.audio.wav import parse_wav
-from bridge.demo import demo, render
+from bridge.demo import FRAME, MULAW_8K, Turn, VoicedReceived, _speech, demo, render
+from bridge.sim.speech import CUSTOMER_DE
 
 
 async def test_the_demo_call_loses_no_frame_and_writes_its_results(tmp_path: Path) -> None:
@@ -46,3 +51,22 @@ async def test_the_demo_call_loses_no_frame_and_writes_its_results(tmp_path: Pat
         ["the", "customer"],
         ["call", "ended;"],
     ]
+
+
+def test_speech_counts_as_arrived_whole_despite_silent_frames_shed_in_its_pauses() -> None:
+    """Under load the playout sheds silent frames in pauses between words to keep its delay on
+    target; the demo must not call that a loss, but must still see a voiced frame missing."""
+    said = codecs.encode(Encoding.MULAW, _speech(CUSTOMER_DE))
+    turn = Turn(speaker=None, listener=None, said=said, spoke_at=0.0)  # type: ignore[arg-type]
+    frames = [said[i : i + FRAME] for i in range(0, len(said), FRAME)]
+    voiced = [not is_silent(frame, MULAW_8K) for frame in frames]
+    pause = next(i for i in range(1, len(frames)) if voiced[i - 1] and not voiced[i])
+    shed = frames[:pause] + frames[pause + 1 :]
+    lost_word = frames[: pause - 1] + frames[pause:]
+
+    def arrived(frames: list[bytes]) -> VoicedReceived:
+        party = SimpleNamespace(media_received=[SimpleNamespace(at=1.0, payload=b"".join(frames))])
+        return VoicedReceived(party)  # type: ignore[arg-type]
+
+    assert arrived(shed).find(turn.voiced) == 0
+    assert arrived(lost_word).find(turn.voiced) == -1
