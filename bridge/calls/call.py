@@ -12,8 +12,8 @@ feeds it events and carries out the commands it returns: tasks, sockets, carrier
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -21,6 +21,7 @@ import structlog
 
 from bridge.audio.converter import Converter
 from bridge.calls.barge_in import BargeIn, BargeInWatch
+from bridge.calls.captions import Caption, CaptionFeed, StateChange
 from bridge.calls.connection import LegConnection
 from bridge.calls.kallglot_link import KallglotLink
 from bridge.calls.leg import Leg
@@ -51,14 +52,6 @@ SPEAKERS = {role: role.value for role in Role}  # `role.value` is a Python-level
 ANSWER_GRACE_S = 15.0  # after the ring timeout, before a dialled leg counts as unanswered
 
 
-@dataclass(slots=True)
-class TranscriptLine:
-    speaker: str | None
-    text: str
-    language: str | None
-    translation: str | None
-
-
 class Call:
     def __init__(
         self,
@@ -74,7 +67,7 @@ class Call:
         to_dial = tuple(role for role in plan.roles if plan.dial_target(role) is not None)
         self.lifecycle = Lifecycle(plan.roles, to_dial)
         self.legs: dict[Role, Leg] = {}
-        self.transcript: list[TranscriptLine] = []
+        self.captions = CaptionFeed()  # for the consoles watching (finals kept for late ones)
         self.created_at = services.clock()
         self.answered_at: float | None = None
         self.ended_at: float | None = None
@@ -231,16 +224,25 @@ class Call:
     def kallglot_output(self, output: AudioOutput) -> None:
         self._route_output(output)
 
+    def kallglot_chunk_sent(self, seconds: float, speaker: str) -> None:
+        """A chunk of `speaker`'s audio went to Kallglot `seconds` after its last byte came."""
+        self._services.metrics.inbound_latency(seconds)
+        leg = self.legs.get(ROLES[speaker]) if speaker in ROLES else None
+        if leg is not None and leg.connection is not None:
+            leg.connection.delays.inbound.append(seconds)
+
     def kallglot_transcript(self, transcript: Transcript) -> None:
-        if transcript.final:
-            self.transcript.append(
-                TranscriptLine(
-                    transcript.speaker,
-                    transcript.text,
-                    transcript.language,
-                    transcript.translation_text,
-                )
+        self.captions.publish(
+            Caption(
+                transcript.speaker,
+                transcript.final,
+                transcript.text,
+                transcript.language,
+                transcript.translation_text,
+                transcript.translation_language,
+                time.time(),
             )
+        )
 
     def kallglot_gone(self, reason: EndReason, detail: str | None, apologize: bool) -> None:
         self._carry_out(self.lifecycle.kallglot_gone(reason, detail, apologize))
@@ -282,6 +284,7 @@ class Call:
         self._services.metrics.calls_started.labels(self.plan.direction.value).inc()
         self._log.info("call_active", legs=[r.value for r in self.plan.roles])
         self._on_progress(self)
+        self.captions.publish(StateChange(self.state.value))
         self.activated.set()
 
     # -- dialling -----------------------------------------------------------------------------
@@ -350,6 +353,7 @@ class Call:
         self._log.info("call_summary", **self.summary().to_json(self.ended_at))
         self._services.metrics.call_ended(reason.value, self.leg_samples())
         self._ended.set()
+        self.captions.close(reason.value)
         self._on_ended(self)
 
     async def _release_carrier(self, apologize: tuple[Role, ...]) -> None:
@@ -411,4 +415,5 @@ class Call:
             error=self.error,
             legs={role.value: leg.summary() for role, leg in self.legs.items()},
             route=self.plan.route.number if self.plan.route else None,
+            agent=self.plan.agent,
         )

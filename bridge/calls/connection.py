@@ -12,6 +12,7 @@ costs about the same for one frame as for five, and sends are most of what this 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -38,6 +39,24 @@ class OutboundMessages(Protocol):
     def clear(self) -> str | bytes: ...
 
 
+class AddedDelays:
+    """The delay this leg's audio spent in the bridge, per chunk, in seconds (the latest
+    `KEPT`): to Kallglot (a chunk's last byte in to its send) and from it (a translated chunk
+    in to its first frame out). The same measures as `bridge_added_latency_seconds`, per leg."""
+
+    KEPT = 3000
+
+    def __init__(self, observe_outbound: Callable[[float], None] | None = None) -> None:
+        self.inbound: deque[float] = deque(maxlen=self.KEPT)
+        self.outbound: deque[float] = deque(maxlen=self.KEPT)
+        self._observe_outbound = observe_outbound
+
+    def outbound_observed(self, seconds: float) -> None:
+        self.outbound.append(seconds)
+        if self._observe_outbound is not None:
+            self._observe_outbound(seconds)
+
+
 class LegConnection:
     def __init__(
         self,
@@ -49,6 +68,7 @@ class LegConnection:
         stream_id: str,
         carrier_call_id: str,
         carrier: str = "",
+        delays: AddedDelays | None = None,
     ) -> None:
         self.messages = messages
         self.buffer = buffer
@@ -57,6 +77,7 @@ class LegConnection:
         self.carrier_call_id = carrier_call_id
         self.carrier = carrier  # the carrier's name (bridge/carriers/registry.py)
         self.frames_in = 0
+        self.delays = delays or AddedDelays()
         self._send = send
         self._close = close
         self._waiter: asyncio.Future[None] | None = None  # set while the playout task sleeps

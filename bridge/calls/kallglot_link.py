@@ -51,6 +51,7 @@ class LinkOwner(Protocol):
     def kallglot_ready(self) -> None: ...
     def kallglot_output(self, output: AudioOutput) -> None: ...
     def kallglot_transcript(self, transcript: Transcript) -> None: ...
+    def kallglot_chunk_sent(self, seconds: float, speaker: str) -> None: ...
     def kallglot_gone(self, reason: EndReason, detail: str | None, apologize: bool) -> None: ...
 
 
@@ -109,7 +110,7 @@ class KallglotLink:
                 services.kallglot_settings,
                 end_idempotency_key=end_idempotency_key(plan.call_id),
             )
-            stream.stats.on_chunk_sent = metrics.inbound_latency
+            stream.stats.on_chunk_sent = owner.kallglot_chunk_sent
             await stream.connect()
         except KallglotError as exc:
             self._failed(exc)

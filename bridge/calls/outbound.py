@@ -46,6 +46,7 @@ class OutboundDial:
             end_reason=self.end_reason.value if self.end_reason else None,
             error=self.detail,
             legs={"agent": LegSummary(self.plan.agent_carrier, self.agent_call_id)},
+            agent=self.plan.agent,
         )
 
 

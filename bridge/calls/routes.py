@@ -5,7 +5,9 @@
     apology = "Sorry, nobody can take your call right now. Please call again later."
 
     [routes."+15550100001"]           # the number customers dial
-    agent = "+15550100002"            # E.164 or a SIP URI; omit for a one-leg call
+    agent = "+15550100002"            # E.164, a SIP URI, or "browser:<agent id>" (the agent's
+                                      # console rings; README, "Agent console"); omit for a
+                                      # one-leg call
     customer_language = "de"          # Kallglot source_language; omit to auto-detect
     agent_language = "en"             # Kallglot target_language
     greeting = "Willkommen. Einen Moment bitte."
@@ -40,6 +42,8 @@ SIP_URI = re.compile(r"^sips?:[^@\s]+@[^@\s]+$")
 LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 SAY_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Z]{2})?$")
 CARRIER_NAME = re.compile(r"^[a-z][a-z0-9_]{1,30}$")
+AGENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,63}$")  # a console's agent (and its links)
+BROWSER = "browser"  # the console's leg (bridge/carriers/browser), which every bridge has
 DEFAULT_APOLOGY = "Sorry, nobody can take your call right now. Please call again later."
 
 
@@ -72,8 +76,9 @@ class Routes:
         return self.by_number.get(number.strip())
 
     def carriers(self) -> set[str]:
-        """The carriers routes name for their agents."""
-        return {r.agent_carrier for r in self.by_number.values() if r.agent_carrier is not None}
+        """The phone carriers routes name for their agents (the console needs no account)."""
+        named = {r.agent_carrier for r in self.by_number.values() if r.agent_carrier is not None}
+        return named - {BROWSER}
 
     @classmethod
     def from_toml(cls, text: str, source: str = "BRIDGE_ROUTES") -> Routes:
@@ -99,6 +104,17 @@ class Routes:
 _ROUTE_KEYS = {f for f in Route.__dataclass_fields__ if f != "number"}
 
 
+def console_agent(agent: str) -> str | None:
+    """The console agent id in `browser:<id>`, or None for a number or SIP URI."""
+    prefix, _, agent_id = agent.partition(":")
+    return agent_id if prefix == BROWSER and AGENT_ID.match(agent_id) else None
+
+
+def is_agent(agent: str) -> bool:
+    """Whether `agent` can be dialled: E.164, a SIP URI or a console (`browser:<agent id>`)."""
+    return bool(E164.match(agent) or SIP_URI.match(agent)) or console_agent(agent) is not None
+
+
 def _route(number: str, values: dict[str, Any], where: str) -> Route:
     if not E164.match(number):
         raise ConfigError(f"{where}: {number!r} is not an E.164 number like +15550100001")
@@ -106,8 +122,11 @@ def _route(number: str, values: dict[str, Any], where: str) -> Route:
     if unknown:
         raise ConfigError(f"{where}: unknown keys {sorted(unknown)}; known: {sorted(_ROUTE_KEYS)}")
     agent = _text(values, "agent", where)
-    if agent is not None and not (E164.match(agent) or SIP_URI.match(agent)):
-        raise ConfigError(f"{where}: agent {agent!r} is neither E.164 (+15550100002) nor a SIP URI")
+    if agent is not None and not is_agent(agent):
+        raise ConfigError(
+            f"{where}: agent {agent!r} is neither E.164 (+15550100002), a SIP URI nor "
+            '"browser:<agent id>"'
+        )
     try:
         mode = Mode(values.get("mode", Mode.BIDIRECTIONAL))
     except ValueError:
@@ -117,6 +136,10 @@ def _route(number: str, values: dict[str, Any], where: str) -> Route:
     agent_carrier = _text(values, "agent_carrier", where)
     if agent_carrier is not None and not CARRIER_NAME.match(agent_carrier):
         raise ConfigError(f"{where}: agent_carrier {agent_carrier!r} is not a carrier name")
+    if agent is not None and console_agent(agent) is not None:
+        if agent_carrier not in (None, BROWSER):
+            raise ConfigError(f"{where}: a browser agent is not dialled on {agent_carrier!r}")
+        agent_carrier = BROWSER
     try:
         barge_in = BargeIn(values.get("barge_in", BargeIn.OFF))
     except ValueError:

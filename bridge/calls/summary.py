@@ -56,6 +56,7 @@ class CallSummary:
     error: str | None = None
     legs: Mapping[str, LegSummary] = field(default_factory=dict)  # by role
     route: str | None = None  # inbound: the number dialled
+    agent: str | None = None  # whom the agent leg reaches (a console's `browser:<id>`); not logged
 
     def duration_s(self, now: float) -> float:
         return round((self.ended_at or now) - self.created_at, 3)

@@ -187,8 +187,8 @@ class Carrier(Protocol):
     @property
     def control(self) -> CarrierControl: ...
 
-    def media_stream(self) -> MediaStreamProtocol:
-        """A fresh protocol instance for one media WebSocket."""
+    def media_stream(self, call_id: str) -> MediaStreamProtocol:
+        """A fresh protocol instance for one media WebSocket, on `call_id`'s media path."""
 
     def upgrade_refusal(self, request: web.Request, public_url: str) -> str | None:
         """Why this WebSocket upgrade does not come from the carrier (None: it does)."""

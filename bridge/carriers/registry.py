@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bridge.carriers import telnyx, twilio
+from bridge.carriers import browser, telnyx, twilio
 from bridge.carriers.interface import Carrier, CarrierPackage
 from bridge.settings import ConfigError, Env
 
@@ -30,5 +30,15 @@ def settings_from_env(env: Env, errors: list[str]) -> dict[str, Any]:
 
 
 def build(configured: Mapping[str, Any]) -> dict[str, Carrier]:
-    """The carriers for `configured` (name -> settings), in registry order."""
-    return {name: BY_NAME[name].build(settings) for name, settings in configured.items()}
+    """The carriers for `configured` (name -> settings), in registry order, and the console's
+    browser leg, which every bridge has (it needs no account)."""
+    carriers: dict[str, Carrier] = {
+        name: BY_NAME[name].build(settings) for name, settings in configured.items()
+    }
+    carriers[browser.NAME] = browser.BrowserCarrier()
+    return carriers
+
+
+def phone_carriers(carriers: Mapping[str, Carrier]) -> list[str]:
+    """The names of the carriers that send webhooks (all but the console's browser leg)."""
+    return [name for name in carriers if name != browser.NAME]

@@ -59,7 +59,7 @@ class Sender:
                 stats.chunks_sent += 1
                 stats.bytes_sent[speaker] = stats.bytes_sent.get(speaker, 0) + nbytes
                 if stats.on_chunk_sent is not None:
-                    stats.on_chunk_sent(time.monotonic() - ready_at)
+                    stats.on_chunk_sent(time.monotonic() - ready_at, speaker)
         finally:
             self._attached = False
 

@@ -23,8 +23,9 @@ class StreamStats:
     malformed: int = 0
     unknown: int = 0
     session_errors: int = 0
-    # Called with the seconds from a chunk's last byte arriving to it being on the socket.
-    on_chunk_sent: Callable[[float], None] | None = field(default=None, repr=False)
+    # Called with the seconds from a chunk's last byte arriving to it being on the socket, and
+    # the chunk's speaker.
+    on_chunk_sent: Callable[[float, str], None] | None = field(default=None, repr=False)
 
     def observe(self, event: ServerEvent) -> None:
         if isinstance(event, AudioOutput):

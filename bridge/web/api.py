@@ -25,9 +25,10 @@ from aiohttp import web
 from bridge.calls.model import Direction, EndReason, Mode, Role
 from bridge.calls.outbound import new_call_id
 from bridge.calls.plan import CallPlan
-from bridge.calls.routes import E164, LANGUAGE, SIP_URI
+from bridge.calls.routes import BROWSER, E164, LANGUAGE, console_agent, is_agent
 from bridge.calls.summary import CallSummary
 from bridge.carriers.interface import CarrierError
+from bridge.carriers.registry import phone_carriers
 from bridge.store.base import StoreUnavailable
 from bridge.store.query import QueryError, query_from_params
 from bridge.store.records import DIALING, CallRecord
@@ -57,8 +58,7 @@ async def create_call(request: web.Request) -> web.Response:
     authorize(request)
     body = await _json_object(request)
     key = idempotency_key(request)
-    configured = request.app[CARRIERS]
-    plan = _plan(body, list(configured))
+    plan = _plan(body, phone_carriers(request.app[CARRIERS]))
     return await once(request, key, body, lambda: _dial(request, plan))
 
 
@@ -252,8 +252,13 @@ def _plan(body: dict[str, Any], carriers: Sequence[str]) -> CallPlan:
     to, agent = body.get("to"), body.get("agent")
     if not isinstance(to, str) or not E164.match(to):
         fail(422, "invalid_to", "'to' must be the customer's E.164 number, like +15550100003")
-    if not isinstance(agent, str) or not (E164.match(agent) or SIP_URI.match(agent)):
-        fail(422, "invalid_agent", "'agent' must be an E.164 number or a SIP URI (sip:agent@pbx)")
+    if not isinstance(agent, str) or not is_agent(agent):
+        fail(
+            422,
+            "invalid_agent",
+            "'agent' must be an E.164 number, a SIP URI (sip:agent@pbx) or a console agent "
+            "(browser:<agent id>)",
+        )
     languages = []
     for field in ("source_language", "target_language"):
         value = body.get(field)
@@ -278,5 +283,5 @@ def _plan(body: dict[str, Any], carriers: Sequence[str]) -> CallPlan:
         agent=agent,
         customer=to,
         customer_carrier=carrier,
-        agent_carrier=carrier,
+        agent_carrier=BROWSER if console_agent(agent) else carrier,
     )

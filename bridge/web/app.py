@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
+from functools import partial
 
 import aiohttp
 import structlog
@@ -21,7 +22,16 @@ from bridge.config import Config
 from bridge.kallglot.rest import KallglotClient
 from bridge.metrics import Metrics
 from bridge.store.recorder import CallRecords, open_call_records
-from bridge.web import api, carrier_hooks, health, kallglot_hooks, media, openapi
+from bridge.web import (
+    api,
+    carrier_hooks,
+    console_pages,
+    console_sockets,
+    health,
+    kallglot_hooks,
+    media,
+    openapi,
+)
 from bridge.web.kallglot_watch import DEFAULT_WATCH, WatchTiming, watching_kallglot
 from bridge.web.keys import CARRIERS, CONFIG, OUTBOUND, REGISTRY, SERVICES, STORE
 
@@ -41,7 +51,7 @@ def create_app(config: Config, *, kallglot_watch: WatchTiming = DEFAULT_WATCH) -
     app[CONFIG] = config
     app[CARRIERS] = carriers = carrier_registry.build(config.carriers)
     app.cleanup_ctx.append(_services(config, carriers, kallglot_watch))
-    names = "|".join(carriers)  # every configured carrier's webhooks and media streams
+    names = "|".join(carrier_registry.phone_carriers(carriers))  # their webhooks
     app.router.add_post(f"/{{carrier:{names}}}/voice", carrier_hooks.voice, name="voice")
     app.router.add_post(
         f"/{{carrier:{names}}}/voice/menu", carrier_hooks.voice_menu, name="voice_menu"
@@ -49,12 +59,23 @@ def create_app(config: Config, *, kallglot_watch: WatchTiming = DEFAULT_WATCH) -
     app.router.add_post(
         f"/{{carrier:{names}}}/status/{{call_id}}/{{role}}", carrier_hooks.call_status
     )
-    app.router.add_get(f"/{{carrier:{names}}}/media/{{call_id}}", media.media_stream)
+    every = "|".join(carriers)  # media streams: the carriers' and the console's browser leg
+    app.router.add_get(f"/{{carrier:{every}}}/media/{{call_id}}", media.media_stream)
     app.router.add_post("/v1/calls", api.create_call)
     app.router.add_get("/v1/calls", api.list_calls)
     app.router.add_get("/v1/calls/{call_id}", api.get_call)
     app.router.add_delete("/v1/calls/{call_id}", api.hang_up_call)
     app.router.add_get("/v1/openapi.json", openapi.openapi_document)
+    app.router.add_post("/v1/agents/{agent_id}/console-links", console_pages.console_link)
+    app.router.add_get("/console", console_pages.page)
+    app.router.add_get("/console/static/{name}", console_pages.static)
+    app.router.add_get("/console/api/me", console_pages.me)
+    app.router.add_get("/console/desk", console_sockets.desk_socket)
+    # A call's console paths start /console/calls/{call_id}/: a cluster hashes them on the id.
+    app.router.add_post("/console/calls/{call_id}/answer", console_pages.answer)
+    app.router.add_post("/console/calls/{call_id}/decline", console_pages.decline)
+    app.router.add_post("/console/calls/{call_id}/hangup", console_pages.hang_up)
+    app.router.add_get("/console/calls/{call_id}/captions", console_sockets.captions_socket)
     app.router.add_post("/kallglot/webhooks", kallglot_hooks.receive)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
@@ -112,6 +133,7 @@ async def _calls(
         on_remembered=records.summary_remembered,
     )
     app[OUTBOUND] = OutboundDials(ttl_s=config.bridge.ring_timeout_s + 120)
+    console_pages.desk(app).connect(partial(carrier_hooks.status_changed, app))
     services.metrics.watch(
         live_legs=lambda: (sample for call in registry.live() for sample in call.leg_samples()),
         active_calls=lambda: len(registry),

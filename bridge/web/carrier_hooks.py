@@ -67,7 +67,7 @@ async def _webhook(request: web.Request, kind: str) -> web.Response:
         answered: web.Response = await carrier.answer(webhook, _decide(request, carrier, webhook))
         return answered
     if isinstance(webhook, StatusChanged):
-        await _status_changed(request.app, webhook)
+        await status_changed(request.app, webhook)
     return web.Response(status=204)
 
 
@@ -119,7 +119,8 @@ def _decide(request: web.Request, carrier: Carrier, call: IncomingCall) -> Answe
     return ConnectStream(target, greeting)
 
 
-async def _status_changed(app: web.Application, change: StatusChanged) -> None:
+async def status_changed(app: web.Application, change: StatusChanged) -> None:
+    """A leg's carrier call changed state (from a webhook, or the console's desk)."""
     if change.call_id is None:
         return  # not a leg of one of our calls
     try:

@@ -24,7 +24,7 @@ from bridge.audio.inbound_limit import InboundLimit
 from bridge.audio.playout import PlayoutBuffer
 from bridge.calls.admission import admit, refusal_summary
 from bridge.calls.call import Call
-from bridge.calls.connection import LegConnection
+from bridge.calls.connection import AddedDelays, LegConnection
 from bridge.calls.model import EndReason, Role
 from bridge.calls.refusals import CallLimitReached, StreamRefused
 from bridge.calls.tickets import Ticket, TicketError, verify
@@ -62,7 +62,7 @@ async def media_stream(request: web.Request) -> web.StreamResponse:
 
     ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, timeout=CLOSE_TIMEOUT_S)
     await ws.prepare(request)
-    protocol = carrier.media_stream()
+    protocol = carrier.media_stream(call_id)
     try:
         started = await _wait_for_start(ws, protocol, settings.start_timeout_s)
         started_at = time.monotonic()  # media is timed from here (see InboundLimit)
@@ -104,6 +104,7 @@ async def media_stream(request: web.Request) -> web.StreamResponse:
     async def close(code: int, message: str) -> None:
         await ws.close(code=code, message=message.encode()[:120])
 
+    delays = AddedDelays(metrics.outbound_latency)
     connection = LegConnection(
         protocol,
         send,
@@ -112,12 +113,13 @@ async def media_stream(request: web.Request) -> web.StreamResponse:
             protocol.media_format,
             lead_ms=settings.playout_lead_ms,
             prebuffer_ms=settings.playout_prebuffer_ms,
-            on_latency=metrics.outbound_latency,
+            on_latency=delays.outbound_observed,
             max_queue_ms=settings.playout_max_queue_ms,
         ),
         stream_id=started.stream_id,
         carrier_call_id=started.call_id,
         carrier=carrier.name,
+        delays=delays,
     )
     try:
         await call.attach(ticket.role, connection)

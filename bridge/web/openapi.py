@@ -14,8 +14,9 @@ from typing import Any
 
 from aiohttp import web
 
+from bridge.calls.console_keys import MAX_TTL_S
 from bridge.calls.model import Direction, EndReason, Mode, Role
-from bridge.calls.routes import E164, LANGUAGE, SIP_URI
+from bridge.calls.routes import AGENT_ID, E164, LANGUAGE, SIP_URI
 from bridge.carriers.registry import BY_NAME
 from bridge.store.records import STATES
 from bridge.web.idempotent import KEY
@@ -105,8 +106,13 @@ NEW_CALL = _object(
         "to": {"type": "string", "pattern": E164.pattern, "description": "the customer, E.164"},
         "agent": {
             "type": "string",
-            "anyOf": [{"pattern": E164.pattern}, {"pattern": SIP_URI.pattern}],
-            "description": "dialled first: an E.164 number or a SIP URI",
+            "anyOf": [
+                {"pattern": E164.pattern},
+                {"pattern": SIP_URI.pattern},
+                {"pattern": "^browser:" + AGENT_ID.pattern.removeprefix("^")},
+            ],
+            "description": "dialled first: an E.164 number, a SIP URI, or browser:<agent id> "
+            "(rings that agent's console)",
         },
         "source_language": LANGUAGE_CODE,
         "target_language": LANGUAGE_CODE,
@@ -117,6 +123,14 @@ NEW_CALL = _object(
         },
     },
     optional=("source_language", "target_language", "mode", "carrier"),
+)
+
+CONSOLE_LINK = _object(
+    {
+        "agent": {"type": "string"},
+        "url": {"type": "string", "description": "the console, signed in as the agent"},
+        "expires_at": TIME,
+    }
 )
 
 PAGE = _object(
@@ -238,6 +252,38 @@ PATHS = {
             },
         },
     },
+    "/v1/agents/{agent_id}/console-links": {
+        "parameters": [
+            {
+                "name": "agent_id",
+                "in": "path",
+                "required": True,
+                "description": "the id in a route's browser:<id>, or a phone agent's number",
+                "schema": {"type": "string", "pattern": AGENT_ID.pattern},
+            }
+        ],
+        "post": {
+            "summary": "A sign-in link to the agent console for one agent",
+            "operationId": "createConsoleLink",
+            "requestBody": {
+                "required": False,
+                "content": {
+                    JSON: {
+                        "schema": _object(
+                            {"ttl_s": {"type": "integer", "minimum": 60, "maximum": MAX_TTL_S}},
+                            optional=("ttl_s",),
+                        )
+                    }
+                },
+            },
+            "responses": {
+                "201": _answer("the link (valid for ttl_s, default 8 h)", "ConsoleLink"),
+                "401": UNAUTHORIZED,
+                "422": _answer("a bad agent id or ttl_s"),
+                "503": UNAVAILABLE,
+            },
+        },
+    },
     "/v1/openapi.json": {
         "get": {
             "summary": "This document",
@@ -278,6 +324,7 @@ DOCUMENT: dict[str, Any] = {
             "KallglotEvent": KALLGLOT_EVENT,
             "NewCall": NEW_CALL,
             "CallPage": PAGE,
+            "ConsoleLink": CONSOLE_LINK,
             "Error": ERROR,
         },
     },

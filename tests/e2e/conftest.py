@@ -42,6 +42,7 @@ MENU = "+15550100041"  # callers pick their language on the keypad
 MIXED = "+15550100051"  # the agent is dialled through Twilio, whichever carrier the caller used
 BARGE_CLEAR = "+15550100061"  # a listener talking over the translation clears it
 BARGE_DUCK = "+15550100071"  # ... or ducks it
+CONSOLE = "+15550100081"  # the agent answers in the browser console (agent id "alice")
 API_TOKEN = "test-api-token-" + "t" * 32
 SECRET = "x" * 40
 
@@ -79,6 +80,11 @@ barge_in = "clear"
 [routes."{BARGE_DUCK}"]
 agent = "{AGENT}"
 barge_in = "duck"
+
+[routes."{CONSOLE}"]
+agent = "browser:alice"
+customer_language = "de"
+agent_language = "en"
 
 [routes."{ASSIST}"]
 agent = "{AGENT}"

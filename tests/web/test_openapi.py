@@ -188,10 +188,18 @@ async def test_every_documented_answer_is_given_and_matches_its_schema(
         status, cancelled = await api("DELETE", f"/v1/calls/{ringing['call_id']}")
         assert (status, cancelled["state"]) == (200, "ended")
 
+        links = "/v1/agents/alice/console-links"
+        status, link = await api("POST", links, json={"ttl_s": 600})
+        assert status == 201
+        assert "#key=" in link["url"]
+        await api("POST", links, json={"ttl_s": 1})  # 422
+        await api("POST", links, token=False)
+
     # A bridge without BRIDGE_API_TOKEN (the API off), one whose carrier cannot be reached.
     off = Client(await stacks.start(BRIDGE_API_TOKEN="", BRIDGE_INSTANCE_ID="b-off"), seen)
     for method, path in [("POST", "/v1/calls"), ("GET", "/v1/calls"), ("DELETE", "/v1/calls/c")]:
         await off(method, path, json=new_call)
+    await off("POST", "/v1/agents/alice/console-links")
     await off("GET", "/v1/calls/c")
     unreachable = f"http://127.0.0.1:{unused_tcp_port}"
     dead = Client(await stacks.start(TWILIO_API_URL=unreachable, BRIDGE_INSTANCE_ID="b-dead"), seen)

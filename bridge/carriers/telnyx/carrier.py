@@ -197,7 +197,7 @@ class TelnyxCarrier:
     def control(self) -> CarrierControl:
         return self._control
 
-    def media_stream(self) -> TelnyxMediaStream:
+    def media_stream(self, call_id: str) -> TelnyxMediaStream:
         return TelnyxMediaStream()
 
     def upgrade_refusal(self, request: web.Request, public_url: str) -> str | None:

@@ -98,7 +98,7 @@ class TwilioCarrier:
     def control(self) -> CarrierControl:
         return self._control
 
-    def media_stream(self) -> TwilioMediaStream:
+    def media_stream(self, call_id: str) -> TwilioMediaStream:
         return TwilioMediaStream()
 
     def upgrade_refusal(self, request: web.Request, public_url: str) -> str | None:
