@@ -28,6 +28,7 @@ from bridge.audio.formats import AudioFormat, Encoding
 from bridge.audio.levels import is_silent
 from bridge.audio.wav import parse_wav
 from bridge.config import Config
+from bridge.demo_console import console_link, photograph_console
 from bridge.log import configure_logging
 from bridge.sim.carrier import CarrierSimulator, SimCall
 from bridge.sim.kallglot import KallglotSimulator
@@ -39,6 +40,7 @@ from bridge.web.keys import REGISTRY
 
 CENTRE, AGENT, CUSTOMER = "+15550100001", "+15550100002", "+15550100003"
 CALLER_ID = "+15550100000"
+SECRET = "demo-secret-not-for-production-use-0123456789"
 FRAME = 160  # 20 ms of 8 kHz mu-law
 MULAW_8K = AudioFormat(Encoding.MULAW, 8000)
 SHOWN_METRICS = (
@@ -70,10 +72,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="twilio",
         help="the carrier both parties are on (its simulator)",
     )
+    parser.add_argument(
+        "--agent",
+        choices=("phone", "browser"),
+        default="phone",
+        help="the agent on a (simulated) phone, or in the console in headless Chromium "
+        "(needs chromium: apt-get install chromium)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     configure_logging("warning")
+    if args.agent == "browser":
+        from bridge.demo_browser import demo_browser, lost_frames, render_browser
+        from bridge.sim.chromium import ChromiumMissing
+
+        try:
+            result = asyncio.run(demo_browser(args.out, args.delay, args.port, _to_stderr))
+        except ChromiumMissing as exc:
+            print(f"demo --agent browser: {exc}", file=sys.stderr)
+            return 2
+        print(render_browser(result))
+        (args.out / "summary.json").write_text(json.dumps(result, indent=2))
+        return 0 if lost_frames(result) == 0 else 1
     summary = asyncio.run(demo(args.out, args.delay, args.port, args.carrier, _to_stderr))
     print(render(summary))
     return 0 if all(leg["lost_frames"] == 0 for leg in summary["legs"].values()) else 1
@@ -88,7 +109,7 @@ def _to_stderr(line: str) -> None:
     print(f"demo: {line}", file=sys.stderr, flush=True)
 
 
-def _quiet(line: str) -> None:
+def quiet(line: str) -> None:
     pass
 
 
@@ -103,7 +124,7 @@ class Turn:
     def voiced(self) -> list[tuple[float, bytes]]:
         """The voiced frames said, each with when it left the phone (20 ms per frame)."""
         frames = [self.said[i : i + FRAME] for i in range(0, len(self.said), FRAME)]
-        return _voiced((self.spoke_at + n * 0.02, frame) for n, frame in enumerate(frames))
+        return voiced_frames((self.spoke_at + n * 0.02, frame) for n, frame in enumerate(frames))
 
 
 class VoicedReceived:
@@ -123,7 +144,7 @@ class VoicedReceived:
     def find(self, said: list[tuple[float, bytes]]) -> int:
         """Index in `frames` where `said` (voiced frames) begins, or -1 if it has not arrived."""
         media = self._party.media_received
-        self.frames += _voiced(
+        self.frames += voiced_frames(
             (m.at, m.payload[i : i + FRAME])
             for m in media[self._seen :]
             for i in range(0, len(m.payload), FRAME)
@@ -137,7 +158,7 @@ class VoicedReceived:
         return at // FRAME if at >= 0 else -1
 
 
-def _voiced(frames: Iterable[tuple[float, bytes]]) -> list[tuple[float, bytes]]:
+def voiced_frames(frames: Iterable[tuple[float, bytes]]) -> list[tuple[float, bytes]]:
     return [(at, frame) for at, frame in frames if not is_silent(frame, MULAW_8K)]
 
 
@@ -146,7 +167,7 @@ async def demo(
     delay: float,
     port: int,
     carrier_name: str = "twilio",
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
 ) -> dict[str, Any]:
     """Runs the call; `progress` gets one line per phase as it starts."""
     progress(f"starting the Kallglot and {carrier_name} simulators")
@@ -173,7 +194,7 @@ async def demo(
         bridge_url = f"http://127.0.0.1:{bridge_port}"
         env = {
             "BRIDGE_PORT": str(bridge_port),
-            "BRIDGE_SECRET": "demo-secret-not-for-production-use-0123456789",
+            "BRIDGE_SECRET": SECRET,
             "BRIDGE_ROUTES": str(out / "routes.toml"),
             "BRIDGE_DATABASE_URL": f"sqlite:///{out / 'calls.db'}",
             "KALLGLOT_API_URL": kallglot_url + "/v1",
@@ -195,9 +216,12 @@ async def demo(
         async with asyncio.timeout(60):
             await call.activated.wait()
             progress("agent answered; the customer speaks German")
-            first = await _say(customer, agent, _speech(CUSTOMER_DE))
+            first = await _say(customer, agent, speech_pcm(CUSTOMER_DE))
             progress("the agent heard it; the agent answers in English")
-            turns = [first, await _say(agent, customer, _speech(AGENT_EN))]
+            turns = [first, await _say(agent, customer, speech_pcm(AGENT_EN))]
+            await photograph_console(
+                console_link(bridge_url, SECRET.encode(), AGENT), out, progress
+            )
             progress("the customer heard it and hangs up")
             await customer.hang_up()
             await call.ended()
@@ -266,7 +290,7 @@ def _leg(own: Turn, other: Turn) -> dict[str, Any]:
     # What this party received is the other's speech plus the silence the bridge plays around
     # it (before the translation arrives, between turns): counted apart, or "received" dwarfs
     # "sent" and looks like a fault.
-    own_received = len(_received(other.listener)) // FRAME
+    own_received = len(received_audio(other.listener)) // FRAME
     speech = (
         len(other.said) // FRAME if VoicedReceived(other.listener).find(other.voiced) >= 0 else 0
     )
@@ -283,15 +307,15 @@ def _leg(own: Turn, other: Turn) -> dict[str, Any]:
         "speech_frames_received": speech,
         "silence_frames_received": own_received - speech,
         "lost_frames": lost,
-        "delay_ms": _percentiles(delays),
+        "delay_ms": percentiles(delays),
     }
 
 
-def _received(party: Party) -> bytes:
+def received_audio(party: Party) -> bytes:
     return b"".join(media.payload for media in party.media_received)
 
 
-def _percentiles(values: list[float]) -> dict[str, float]:
+def percentiles(values: list[float]) -> dict[str, float]:
     if not values:
         return {}
     ordered = sorted(values)
@@ -303,7 +327,7 @@ def _percentiles(values: list[float]) -> dict[str, float]:
     }
 
 
-def _speech(name: str) -> bytes:
+def speech_pcm(name: str) -> bytes:
     return parse_wav(speech_wav(name))[1]
 
 

@@ -9,7 +9,8 @@ from bridge.audio import codecs
 from bridge.audio.formats import Encoding
 from bridge.audio.levels import is_silent
 from bridge.audio.wav import parse_wav
-from bridge.demo import FRAME, MULAW_8K, Turn, VoicedReceived, _speech, demo, render
+from bridge.demo import FRAME, MULAW_8K, Turn, VoicedReceived, demo, render, speech_pcm
+from bridge.sim.chromium import missing
 from bridge.sim.speech import CUSTOMER_DE
 
 
@@ -27,6 +28,8 @@ async def test_the_demo_call_loses_no_frame_and_writes_its_results(tmp_path: Pat
         assert fmt.sample_rate == 8000
         assert len(pcm) > 2 * 8000 * 4
     assert (tmp_path / "transcript.json").read_text().count('"speaker"') >= 2
+    if missing() is None:  # Chromium is here (always under CI): the agent's console, mid-call
+        assert (tmp_path / "console.png").stat().st_size > 10_000
     for role, leg in summary["legs"].items():
         # What a party receives is the other's speech, whole, plus silence around it.
         other = summary["legs"]["agent" if role == "customer" else "customer"]
@@ -48,6 +51,7 @@ async def test_the_demo_call_loses_no_frame_and_writes_its_results(tmp_path: Pat
         ["the", "bridge"],
         ["agent", "answered;"],
         ["the", "agent"],
+        ["the", "agent's"] if missing() is None else ["no", "console"],  # the screenshot
         ["the", "customer"],
         ["call", "ended;"],
     ]
@@ -56,7 +60,7 @@ async def test_the_demo_call_loses_no_frame_and_writes_its_results(tmp_path: Pat
 def test_speech_counts_as_arrived_whole_despite_silent_frames_shed_in_its_pauses() -> None:
     """Under load the playout sheds silent frames in pauses between words to keep its delay on
     target; the demo must not call that a loss, but must still see a voiced frame missing."""
-    said = codecs.encode(Encoding.MULAW, _speech(CUSTOMER_DE))
+    said = codecs.encode(Encoding.MULAW, speech_pcm(CUSTOMER_DE))
     turn = Turn(speaker=None, listener=None, said=said, spoke_at=0.0)  # type: ignore[arg-type]
     frames = [said[i : i + FRAME] for i in range(0, len(said), FRAME)]
     voiced = [not is_silent(frame, MULAW_8K) for frame in frames]

@@ -143,6 +143,13 @@ class MediaStreamProtocol(abc.ABC):
         return True
 
     @property
+    def heartbeat_s(self) -> float | None:
+        """How often to ping the peer, for a peer whose network may vanish without a close
+        (a browser on Wi-Fi): the leg ends when a pong is half this late. None: carriers, whose
+        media never pauses and whose hang-ups come as webhooks."""
+        return None
+
+    @property
     @abc.abstractmethod
     def media_format(self) -> AudioFormat:
         """What the carrier sends in `Media` and expects back from `media()`."""

@@ -115,6 +115,13 @@ class ConsoleAgent:
         self._spawn(self._receive(self._media))
         self._spawn(self._tick(self._media))
 
+    async def lose_network(self) -> None:
+        """The laptop drops off the network: nothing more is sent, read or answered (pings
+        included), and no close is sent either."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
     def speak(self, pcm: bytes) -> None:
         """Says `pcm` (16-bit PCM at `sample_rate`) from the next frame on."""
         self._speech += pcm

@@ -60,9 +60,11 @@ async def media_stream(request: web.Request) -> web.StreamResponse:
         metrics.webhook_rejections.labels(f"{carrier.name}_media_upgrade").inc()
         raise web.HTTPForbidden(text=refusal + "\n")
 
-    ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, timeout=CLOSE_TIMEOUT_S)
-    await ws.prepare(request)
     protocol = carrier.media_stream(call_id)
+    ws = web.WebSocketResponse(
+        max_msg_size=MAX_MESSAGE_BYTES, timeout=CLOSE_TIMEOUT_S, heartbeat=protocol.heartbeat_s
+    )
+    await ws.prepare(request)
     try:
         started = await _wait_for_start(ws, protocol, settings.start_timeout_s)
         started_at = time.monotonic()  # media is timed from here (see InboundLimit)

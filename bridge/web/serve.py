@@ -72,6 +72,8 @@ the bridge with a message naming it). Defaults in brackets.
     BRIDGE_DATABASE_URL [sqlite:///./kallglot-bridge.db]  BRIDGE_INSTANCE_ID [host name]
     BRIDGE_ORPHAN_AFTER_S [120]
     BRIDGE_LOG_LEVEL [info]  BRIDGE_LOG_JSON [JSON unless stderr is a terminal]
+  demo and browser tests (not serve)
+    BRIDGE_CHROMIUM [/usr/bin/chromium]
 """
 
 

@@ -81,3 +81,25 @@ async def test_closing_the_tab_ends_the_call(
         await customer.ended.wait()
     assert call.end_reason is EndReason.AGENT_HANGUP
     await assert_cleaned_up(stack, call)
+
+
+async def test_the_customer_hanging_up_ends_the_call_in_the_page(
+    make_stack: StackFactory, launch_browser: LaunchBrowser
+) -> None:
+    stack = await make_stack()
+    browser = await launch_browser(SPEECH_WAV)
+    link = f"{stack.url}/console#key={await console_key(stack)}"
+    async with asyncio.timeout(60):
+        agent = await BrowserAgent.sign_in(browser, link)
+        customer = await stack.call_in(CUSTOMER, CONSOLE)
+        await agent.answer()
+        call = await stack.call_for()
+        await call.activated.wait()
+        await customer.hang_up()
+        await call.ended()
+        await agent.wait_state("ended")
+        await agent.page.locator('#call-state[data-kind="ended"]').wait_for()
+    assert call.end_reason is EndReason.CUSTOMER_HANGUP
+    stats = await agent.stats()
+    # Everything the bridge sent the page arrived before it closed the page's socket.
+    assert stats["framesReceived"] == call.summary().legs["agent"].frames_out

@@ -249,3 +249,16 @@ async def test_an_outbound_call_rings_the_console_agent_first(make_stack: StackF
         await call.ended()
     assert call.end_reason is EndReason.CUSTOMER_HANGUP
     assert call.summary().legs["agent"].carrier == "browser"
+
+
+async def test_a_console_that_drops_off_the_network_ends_its_call(make_stack: StackFactory) -> None:
+    stack = await make_stack()
+    async with asyncio.timeout(30), ConsoleAgent(stack.url, await console_key(stack)) as agent:
+        customer, call_id, call = await ringing_call(stack, agent)
+        await agent.open_media(await agent.answer(call_id))
+        await call.activated.wait()
+        await agent.lose_network()
+        await call.ended()  # within 1.5 heartbeats (7.5 s), not never
+        await customer.ended.wait()
+    assert call.end_reason is EndReason.AGENT_HANGUP
+    await assert_cleaned_up(stack, call)

@@ -33,6 +33,7 @@ from bridge.carriers.base import (
 
 RATES = (48000, 16000)  # what the page's AudioContext runs at (16 kHz where 48 kHz is refused)
 MAX_TEXT_CHARS = 4096  # start, mark and stop are a few hundred characters
+HEARTBEAT_S = 5.0  # a silent network drop ends the leg within 1.5 times this
 MAX_FRAMES_PER_MESSAGE = 10  # the page queues any whole number of frames; 200 ms per message
 
 LegRefusal = Callable[[str, str], str | None]  # (leg id, call id) -> why not, or None
@@ -55,6 +56,12 @@ class BrowserMediaStream(MediaStreamProtocol):
     @property
     def max_frames_per_message(self) -> int:
         return MAX_FRAMES_PER_MESSAGE
+
+    @property
+    def heartbeat_s(self) -> float:
+        """A laptop that loses its network sends no close: ping it, and end its leg (and so
+        the call) when it stops answering, as a carrier ends a dropped call."""
+        return HEARTBEAT_S
 
     @property
     def started(self) -> bool:

@@ -75,7 +75,8 @@ function onCalls(list) {
   calls = list;
   for (const id of declined) if (!list.some((c) => c.call_id === id && c.ringing)) declined.delete(id);
   if (!selectedId) {
-    const mine = list.find((c) => c.browser && c.live);
+    // This console's own call first; a phone agent's console follows the live call it is on.
+    const mine = list.find((c) => c.browser && c.live) || list.find((c) => c.live);
     if (mine) return select(mine.call_id);
   }
   renderCalls(ui.calls, calls, selectedId, select);
@@ -161,14 +162,15 @@ async function hangup() {
   ui.hangup.disabled = true;
   const leg = audio;
   leg.onEnded = () => {}; // the bridge closing the audio now is this hang-up, said below
+  // Stop first: the bridge takes every word said before it, then ends the call. The request
+  // ends it as well where the audio socket was already gone; 404 means it has ended.
+  leg.close();
   let problem = null;
   try {
     await api.hangup(activeCallId);
   } catch (err) {
     if (err instanceof AuthError) problem = err;
-    else problem = err.message;
-  } finally {
-    leg.close();
+    else if (!(err instanceof ApiError && err.status === 404)) problem = err.message;
   }
   busy = false;
   callEnded(leg, problem ? null : "Call ended: you hung up");

@@ -9,6 +9,7 @@ const MIC_CONSTRAINTS = {
   audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true, channelCount: 1 },
 };
 const KEEP_DELAYS = 2000;
+const STOP_GRACE_MS = 2000;
 
 /** Human wording for getUserMedia failures: what went wrong and what the agent can do. */
 function micProblem(err) {
@@ -40,6 +41,7 @@ export class CallAudio {
     this.mic = null;
     this.speaker = null;
     this.closed = false;
+    this.rate = 48000;
   }
 
   /** Open the mic and audio graph; done before answering so a denied mic claims no call. */
@@ -50,6 +52,7 @@ export class CallAudio {
       this.ctx = new AudioContext({ sampleRate: 16000, latencyHint: "interactive" });
     }
     const rate = this.ctx.sampleRate;
+    this.rate = rate;
     if (rate !== 48000 && rate !== 16000) {
       throw new Error(`This browser runs audio at ${rate} Hz; the bridge needs 48000 or 16000 Hz`);
     }
@@ -128,8 +131,7 @@ export class CallAudio {
   fromBridge(data) {
     if (!this.speaker) return;
     if (data instanceof ArrayBuffer) {
-      const frameBytes = (this.ctx.sampleRate / 50) * 2;
-      this.stats.framesReceived += Math.max(1, Math.round(data.byteLength / frameBytes));
+      this.stats.framesReceived += this.framesIn(data);
       // Stamped in context time: the worklet measures its play start on the same clock.
       this.speaker.port.postMessage({ type: "audio", buffer: data, arrivedAt: this.ctx.currentTime }, [data]);
       return;
@@ -141,6 +143,10 @@ export class CallAudio {
     } else if (msg.event === "clear") {
       this.speaker.port.postMessage({ type: "clear" });
     }
+  }
+
+  framesIn(buffer) {
+    return Math.max(1, Math.round(buffer.byteLength / (this.rate / 50) / 2));
   }
 
   fromSpeaker(report) {
@@ -167,22 +173,31 @@ export class CallAudio {
     this.onEnded(message);
   }
 
-  /** Agent hangs up or the tab goes away: send stop, close the socket, free mic and audio. */
+  /**
+   * Agent hangs up or the tab goes away: free mic and audio, send stop. The bridge reads all
+   * that was said before the stop, ends the leg and closes the socket; until then what it
+   * still sends is counted (not played), so framesReceived matches what it sent. Should it
+   * not close within STOP_GRACE_MS, the page closes.
+   */
   close() {
     if (this.closed) return;
     this.closed = true;
     const ws = this.ws;
     if (ws) {
       ws.onclose = null;
-      ws.onmessage = null;
+      ws.onmessage = (event) => {
+        if (event.data instanceof ArrayBuffer) this.stats.framesReceived += this.framesIn(event.data);
+      };
       if (ws.readyState === WebSocket.OPEN) {
         try {
           ws.send(JSON.stringify({ event: "stop" }));
         } catch {
           // the socket died between the check and the send; nothing left to stop
         }
+        setTimeout(() => ws.close(1000, "hangup"), STOP_GRACE_MS);
+      } else if (ws.readyState === WebSocket.CONNECTING) {
+        ws.close(1000, "hangup");
       }
-      if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.close(1000, "hangup");
     }
     if (this.mic) this.mic.port.postMessage("stop");
     if (this.speaker) this.speaker.port.postMessage("stop");
