@@ -28,18 +28,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from aiohttp import web
 
 from bridge.audio import codecs
 from bridge.audio.formats import Encoding
 from bridge.audio.wav import parse_wav
-from bridge.config import Config
-from bridge.demo import AGENT, CENTRE, CUSTOMER, carrier_env, free_port
+from bridge.demo_stack import AGENT, CENTRE, CUSTOMER, demo_stack
 from bridge.log import configure_logging
 from bridge.sim.carrier import CarrierSimulator, SimCall
 from bridge.sim.kallglot import KallglotSimulator
 from bridge.sim.softphone import FRAME_BYTES, Phone
-from bridge.web.app import create_app
 from bridge.web.keys import REGISTRY
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
@@ -105,33 +102,9 @@ async def run_scenario(scenario: Scenario, seconds: float, script: Script) -> di
     carrier = CarrierSimulator(default_phone=None)
     carrier.clock_ppm = scenario.ppm
     carrier.add_phone(AGENT, Phone(ring_s=0.2))
-    runners: list[web.AppRunner] = []
-
-    async def serve(app: web.Application, port: int = 0) -> str:
-        runner = web.AppRunner(app)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        runners.append(runner)
-        return f"http://127.0.0.1:{runner.addresses[0][1]}"
-
     workdir = Path(tempfile.mkdtemp(prefix=f"kallglot-soak-{scenario.name}-"))
-    try:
-        kallglot_url = await serve(kallglot.app())
-        carrier.api_url = await carrier.start()
-        (workdir / "routes.toml").write_text(ROUTES)
-        port = free_port()
-        bridge_url = f"http://127.0.0.1:{port}"
-        env = {
-            "BRIDGE_PORT": str(port),
-            "BRIDGE_SECRET": "soak-secret-not-for-production-use-0123456789",
-            "BRIDGE_ROUTES": str(workdir / "routes.toml"),
-            "BRIDGE_DATABASE_URL": f"sqlite:///{workdir / 'calls.db'}",
-            "KALLGLOT_API_URL": kallglot_url + "/v1",
-            "KALLGLOT_API_KEY": kallglot.api_key,
-            **carrier_env(carrier, bridge_url),
-        }
-        app = create_app(Config.from_env(env))
-        await serve(app, port)
+    async with demo_stack(workdir, ROUTES, kallglot, carrier) as stack:
+        app, bridge_url = stack.app, stack.url
         customer = await carrier.place_call(CUSTOMER, CENTRE, bridge_url + "/twilio/voice")
         agent = await carrier.next_call(to=AGENT)
         call = await app[REGISTRY].wait_for()
@@ -153,10 +126,6 @@ async def run_scenario(scenario: Scenario, seconds: float, script: Script) -> di
         summary = call.summary().legs["agent"]
         spoke_at = customer.tick_at[spoken_from] if len(customer.tick_at) > spoken_from else 0.0
         return measure(scenario, script, agent, spoke_at, summary.to_json(), estimate)
-    finally:
-        await carrier.close()
-        for runner in reversed(runners):
-            await runner.cleanup()
 
 
 def measure(

@@ -21,26 +21,21 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 
 from bridge.audio import codecs
 from bridge.audio.formats import AudioFormat, Encoding
 from bridge.audio.levels import is_silent
 from bridge.audio.wav import parse_wav
-from bridge.config import Config
 from bridge.demo_console import console_link, photograph_console
+from bridge.demo_stack import AGENT, CENTRE, CUSTOMER, SECRET, demo_stack
 from bridge.log import configure_logging
 from bridge.sim.carrier import CarrierSimulator, SimCall
 from bridge.sim.kallglot import KallglotSimulator
 from bridge.sim.softphone import Phone
 from bridge.sim.speech import AGENT_EN, CUSTOMER_DE, speech_wav
 from bridge.sim.telnyx import TelnyxSimCall, TelnyxSimulator
-from bridge.web.app import create_app
 from bridge.web.keys import REGISTRY
 
-CENTRE, AGENT, CUSTOMER = "+15550100001", "+15550100002", "+15550100003"
-CALLER_ID = "+15550100000"
-SECRET = "demo-secret-not-for-production-use-0123456789"
 FRAME = 160  # 20 ms of 8 kHz mu-law
 MULAW_8K = AudioFormat(Encoding.MULAW, 8000)
 SHOWN_METRICS = (
@@ -177,65 +172,35 @@ async def demo(
         CarrierSimulator(default_phone=None) if carrier_name == "twilio" else TelnyxSimulator()
     )
     carrier.add_phone(AGENT, Phone(ring_s=1.0))
-    runners: list[web.AppRunner] = []
-
-    async def serve(app: web.Application, at_port: int = 0) -> str:
-        runner = web.AppRunner(app)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", at_port).start()
-        runners.append(runner)
-        return f"http://127.0.0.1:{runner.addresses[0][1]}"
-
-    try:
-        kallglot_url = await serve(kallglot.app())
-        carrier.api_url = await carrier.start()
-        (out / "routes.toml").write_text(ROUTES)
-        bridge_port = port or free_port()
-        bridge_url = f"http://127.0.0.1:{bridge_port}"
-        env = {
-            "BRIDGE_PORT": str(bridge_port),
-            "BRIDGE_SECRET": SECRET,
-            "BRIDGE_ROUTES": str(out / "routes.toml"),
-            "BRIDGE_DATABASE_URL": f"sqlite:///{out / 'calls.db'}",
-            "KALLGLOT_API_URL": kallglot_url + "/v1",
-            "KALLGLOT_API_KEY": kallglot.api_key,
-        }
-        app = create_app(Config.from_env(env | carrier_env(carrier, bridge_url)))
-        await serve(app, bridge_port)
-        progress(f"bridge listening on {bridge_url}; the customer dials {CENTRE}")
+    async with demo_stack(out, ROUTES, kallglot, carrier, port) as stack:
+        progress(f"bridge listening on {stack.url}; the customer dials {CENTRE}")
         started = time.perf_counter()
         if isinstance(carrier, CarrierSimulator):
             customer: Party = await carrier.place_call(
-                CUSTOMER, CENTRE, bridge_url + "/twilio/voice"
+                CUSTOMER, CENTRE, stack.url + "/twilio/voice"
             )
         else:
             customer = await carrier.place_call(CUSTOMER, CENTRE)
         agent = await carrier.next_call(to=AGENT)
         progress(f"the bridge is dialling the agent at {AGENT}")
-        call = await app[REGISTRY].wait_for()
+        call = await stack.app[REGISTRY].wait_for()
         async with asyncio.timeout(60):
             await call.activated.wait()
             progress("agent answered; the customer speaks German")
             first = await _say(customer, agent, speech_pcm(CUSTOMER_DE))
             progress("the agent heard it; the agent answers in English")
             turns = [first, await _say(agent, customer, speech_pcm(AGENT_EN))]
-            await photograph_console(
-                console_link(bridge_url, SECRET.encode(), AGENT), out, progress
-            )
+            await photograph_console(console_link(stack.url, SECRET.encode(), AGENT), out, progress)
             progress("the customer heard it and hangs up")
             await customer.hang_up()
             await call.ended()
             await agent.ended.wait()
         duration = time.perf_counter() - started
         transcript = await _transcript(
-            kallglot_url, kallglot.api_key, call.session.id if call.session else None
+            stack.kallglot_url, kallglot.api_key, call.session.id if call.session else None
         )
-        metrics = await _scrape(bridge_url + "/metrics")
+        metrics = await _scrape(stack.url + "/metrics")
         progress(f"call ended; writing what each party heard to {out}/")
-    finally:
-        await carrier.close()
-        for runner in reversed(runners):
-            await runner.cleanup()
 
     (out / "customer-heard.wav").write_bytes(customer.heard_wav())
     (out / "agent-heard.wav").write_bytes(agent.heard_wav())
@@ -253,25 +218,6 @@ async def demo(
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
-
-
-def carrier_env(carrier: CarrierSimulator | TelnyxSimulator, bridge_url: str) -> dict[str, str]:
-    """The bridge's account settings for the simulated carrier (both parties are on it)."""
-    if isinstance(carrier, CarrierSimulator):
-        return {
-            "TWILIO_ACCOUNT_SID": carrier.account_sid,
-            "TWILIO_AUTH_TOKEN": carrier.auth_token,
-            "TWILIO_CALLER_ID": CALLER_ID,
-            "TWILIO_API_URL": carrier.api_url or "",
-        }
-    carrier.webhook_url = bridge_url + "/telnyx/voice"  # the Call Control application's
-    return {
-        "TELNYX_API_KEY": carrier.api_key,
-        "TELNYX_PUBLIC_KEY": carrier.public_key,
-        "TELNYX_CONNECTION_ID": carrier.connection_id,
-        "TELNYX_CALLER_ID": CALLER_ID,
-        "TELNYX_API_URL": carrier.api_url or "",
-    }
 
 
 async def _say(speaker: Party, listener: Party, pcm: bytes) -> Turn:
@@ -343,14 +289,6 @@ async def _transcript(kallglot_url: str, api_key: str, session_id: str | None) -
 async def _scrape(url: str) -> str:
     async with aiohttp.ClientSession() as http, http.get(url) as response:
         return await response.text()
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def render(summary: dict[str, Any]) -> str:

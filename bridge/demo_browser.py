@@ -14,20 +14,12 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
-
 from bridge.audio import codecs
 from bridge.audio.formats import Encoding
 from bridge.audio.wav import build_wav, parse_wav
 from bridge.calls.model import Role
-from bridge.config import Config
 from bridge.demo import (
-    CENTRE,
-    CUSTOMER,
-    SECRET,
     Progress,
-    carrier_env,
-    free_port,
     percentiles,
     quiet,
     received_audio,
@@ -35,12 +27,12 @@ from bridge.demo import (
     voiced_frames,
 )
 from bridge.demo_console import CUSTOMER_CAPTION, console_link
+from bridge.demo_stack import CENTRE, CUSTOMER, SECRET, demo_stack
 from bridge.sim.browser_agent import BrowserAgent
 from bridge.sim.carrier import CarrierSimulator
 from bridge.sim.chromium import browsers
 from bridge.sim.kallglot import KallglotSimulator
 from bridge.sim.speech import AGENT_EN, CUSTOMER_DE, speech_wav
-from bridge.web.app import create_app
 from bridge.web.keys import REGISTRY
 
 AGENT_ID = "alice"
@@ -63,60 +55,32 @@ async def demo_browser(
     mic.write_bytes(build_wav(fmt.sample_rate, bytes(int(2 * 8000 * AGENT_PAUSE_S)) + agent_pcm))
     kallglot = KallglotSimulator(translation_delay_s=delay)
     carrier = CarrierSimulator(default_phone=None)
-    runners: list[web.AppRunner] = []
-
-    async def serve(app: web.Application, at_port: int = 0) -> str:
-        runner = web.AppRunner(app)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", at_port).start()
-        runners.append(runner)
-        return f"http://127.0.0.1:{runner.addresses[0][1]}"
-
-    try:
-        async with browsers(out) as launcher:
-            browser = await launcher.launch(mic, loop=False)
-            kallglot_url = await serve(kallglot.app())
-            carrier.api_url = await carrier.start()
-            (out / "routes.toml").write_text(ROUTES)
-            bridge_port = port or free_port()
-            bridge_url = f"http://127.0.0.1:{bridge_port}"
-            env = {
-                "BRIDGE_PORT": str(bridge_port),
-                "BRIDGE_SECRET": SECRET,
-                "BRIDGE_ROUTES": str(out / "routes.toml"),
-                "BRIDGE_DATABASE_URL": f"sqlite:///{out / 'calls.db'}",
-                "KALLGLOT_API_URL": kallglot_url + "/v1",
-                "KALLGLOT_API_KEY": kallglot.api_key,
-            }
-            app = create_app(Config.from_env(env | carrier_env(carrier, bridge_url)))
-            await serve(app, bridge_port)
-            link = console_link(bridge_url, SECRET.encode(), AGENT_ID)
-            agent = await BrowserAgent.sign_in(browser, link)
-            progress(f"agent {AGENT_ID} signed in to {bridge_url}/console; the customer dials")
-            customer = await carrier.place_call(CUSTOMER, CENTRE, bridge_url + "/twilio/voice")
-            async with asyncio.timeout(60):
-                await agent.answer()
-                call = await app[REGISTRY].wait_for()
-                await call.activated.wait()
-                progress("the agent answered in the page; the customer speaks German")
-                customer.speak(speech_pcm(CUSTOMER_DE))
-                await agent.wait_caption("customer", CUSTOMER_CAPTION)
-                progress("the page shows the caption; the agent answers in English")
-                said = voiced_frames(
-                    (0.0, frame) for frame in _frames(codecs.encode(Encoding.MULAW, agent_pcm))
-                )
-                await customer.wait_until(lambda: _heard(customer) >= 0.9 * len(said))
-                await agent.wait_caption("agent", "agent utterance")
-                await agent.screenshot(out / "console-browser.png")
-                progress("the customer heard it; the agent hangs up in the page")
-                await agent.hang_up()
-                await call.ended()
-                await customer.ended.wait()
-            page = await agent.stats()
-    finally:
-        await carrier.close()
-        for runner in reversed(runners):
-            await runner.cleanup()
+    async with browsers(out) as launcher, demo_stack(out, ROUTES, kallglot, carrier, port) as stack:
+        browser = await launcher.launch(mic, loop=False)
+        agent = await BrowserAgent.sign_in(
+            browser, console_link(stack.url, SECRET.encode(), AGENT_ID)
+        )
+        progress(f"agent {AGENT_ID} signed in to {stack.url}/console; the customer dials")
+        customer = await carrier.place_call(CUSTOMER, CENTRE, stack.url + "/twilio/voice")
+        async with asyncio.timeout(60):
+            await agent.answer()
+            call = await stack.app[REGISTRY].wait_for()
+            await call.activated.wait()
+            progress("the agent answered in the page; the customer speaks German")
+            customer.speak(speech_pcm(CUSTOMER_DE))
+            await agent.wait_caption("customer", CUSTOMER_CAPTION)
+            progress("the page shows the caption; the agent answers in English")
+            said = voiced_frames(
+                (0.0, frame) for frame in _frames(codecs.encode(Encoding.MULAW, agent_pcm))
+            )
+            await customer.wait_until(lambda: _heard(customer) >= 0.9 * len(said))
+            await agent.wait_caption("agent", "agent utterance")
+            await agent.screenshot(out / "console-browser.png")
+            progress("the customer heard it; the agent hangs up in the page")
+            await agent.hang_up()
+            await call.ended()
+            await customer.ended.wait()
+        page = await agent.stats()
     leg = call.summary().legs[Role.AGENT.value]
     connection = call.legs[Role.AGENT].connection
     assert connection is not None

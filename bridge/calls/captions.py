@@ -10,6 +10,7 @@ the call hold an ever-growing queue for it.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,7 @@ class Caption:
     translation_language: str | None
     at: float  # unix seconds
 
-    def to_json(self, iso: Any) -> dict[str, Any]:
+    def to_json(self, iso: Callable[[float], str]) -> dict[str, Any]:
         return {
             "type": "caption",
             "speaker": self.speaker,

@@ -123,7 +123,8 @@ export class CallAudio {
 
   sendFrame(buffer) {
     const ws = this.ws;
-    if (!ws || ws.readyState !== WebSocket.OPEN) return;
+    // After stop nothing more is said: a frame the mic worklet posted meanwhile is dropped.
+    if (this.closed || !ws || ws.readyState !== WebSocket.OPEN) return;
     ws.send(buffer);
     this.stats.framesSent += 1;
   }

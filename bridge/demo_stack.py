@@ -1,0 +1,97 @@
+"""The whole system on loopback for one demonstration: the Kallglot simulator, a carrier
+simulator and the bridge, started together and stopped together. Used by `demo` (both kinds of
+agent) and the playout soak (bench/soak.py)."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from bridge.config import Config
+from bridge.sim.carrier import CarrierSimulator
+from bridge.sim.kallglot import KallglotSimulator
+from bridge.sim.telnyx import TelnyxSimulator
+from bridge.web.app import create_app
+
+CENTRE, AGENT, CUSTOMER = "+15550100001", "+15550100002", "+15550100003"
+CALLER_ID = "+15550100000"
+SECRET = "demo-secret-not-for-production-use-0123456789"
+
+Carrier = CarrierSimulator | TelnyxSimulator
+
+
+@dataclass
+class DemoStack:
+    kallglot: KallglotSimulator
+    kallglot_url: str
+    carrier: Carrier
+    app: web.Application
+    url: str  # the bridge's
+
+
+@asynccontextmanager
+async def demo_stack(
+    workdir: Path, routes: str, kallglot: KallglotSimulator, carrier: Carrier, port: int = 0
+) -> AsyncIterator[DemoStack]:
+    """Starts the simulators and a bridge (on `port`, or any free one) with `routes`, its
+    records and routes file in `workdir`; stops them all on exit."""
+    runners: list[web.AppRunner] = []
+
+    async def serve(app: web.Application, at_port: int = 0) -> str:
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", at_port).start()
+        runners.append(runner)
+        return f"http://127.0.0.1:{runner.addresses[0][1]}"
+
+    try:
+        kallglot_url = await serve(kallglot.app())
+        carrier.api_url = await carrier.start()
+        (workdir / "routes.toml").write_text(routes)
+        bridge_port = port or free_port()
+        bridge_url = f"http://127.0.0.1:{bridge_port}"
+        env = {
+            "BRIDGE_PORT": str(bridge_port),
+            "BRIDGE_SECRET": SECRET,
+            "BRIDGE_ROUTES": str(workdir / "routes.toml"),
+            "BRIDGE_DATABASE_URL": f"sqlite:///{workdir / 'calls.db'}",
+            "KALLGLOT_API_URL": kallglot_url + "/v1",
+            "KALLGLOT_API_KEY": kallglot.api_key,
+        }
+        app = create_app(Config.from_env(env | carrier_env(carrier, bridge_url)))
+        await serve(app, bridge_port)
+        yield DemoStack(kallglot, kallglot_url, carrier, app, bridge_url)
+    finally:
+        await carrier.close()
+        for runner in reversed(runners):
+            await runner.cleanup()
+
+
+def carrier_env(carrier: Carrier, bridge_url: str) -> dict[str, str]:
+    """The bridge's account settings for the simulated carrier (both parties are on it)."""
+    if isinstance(carrier, CarrierSimulator):
+        return {
+            "TWILIO_ACCOUNT_SID": carrier.account_sid,
+            "TWILIO_AUTH_TOKEN": carrier.auth_token,
+            "TWILIO_CALLER_ID": CALLER_ID,
+            "TWILIO_API_URL": carrier.api_url or "",
+        }
+    carrier.webhook_url = bridge_url + "/telnyx/voice"  # the Call Control application's
+    return {
+        "TELNYX_API_KEY": carrier.api_key,
+        "TELNYX_PUBLIC_KEY": carrier.public_key,
+        "TELNYX_CONNECTION_ID": carrier.connection_id,
+        "TELNYX_CALLER_ID": CALLER_ID,
+        "TELNYX_API_URL": carrier.api_url or "",
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
