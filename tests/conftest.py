@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -49,10 +49,8 @@ def agent_speech() -> bytes:
 
 
 @pytest.fixture
-async def stacks(
-    aiohttp_server: Any, unused_tcp_port_factory: Callable[[], int], tmp_path: Path
-) -> AsyncIterator[RecordsStacks]:
+async def stacks(aiohttp_server: Any, tmp_path: Path) -> AsyncIterator[RecordsStacks]:
     """Bridges sharing one call-records database (see tests/store/stack.py)."""
-    made = RecordsStacks(aiohttp_server, unused_tcp_port_factory, tmp_path)
+    made = RecordsStacks(aiohttp_server, tmp_path)
     yield made
     await made.close()

@@ -3,7 +3,7 @@ it is busy. (The cluster test shows nginx acting on it; this pins the bridge's s
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +20,8 @@ RETRY = {BALANCER_RETRY_HEADER: "503"}
 
 
 @pytest.fixture
-async def stack(
-    aiohttp_server: Any, unused_tcp_port_factory: Callable[[], int], tmp_path: Path
-) -> AsyncIterator[Stack]:
-    stacks = RecordsStacks(aiohttp_server, unused_tcp_port_factory, tmp_path)
+async def stack(aiohttp_server: Any, tmp_path: Path) -> AsyncIterator[Stack]:
+    stacks = RecordsStacks(aiohttp_server, tmp_path)
     made = await stacks.start()
     made.app[REGISTRY].draining = True  # what SIGTERM does first
     yield made

@@ -32,6 +32,7 @@ from bridge.sim.softphone import Phone
 from bridge.web.app import create_app
 from bridge.web.keys import REGISTRY, SERVICES
 from tests.e2e.carriers import Party, Sims
+from tests.ports import ReservedPort
 
 CENTRE = "+15550100001"  # the number customers dial
 AGENT = "+15550100002"
@@ -177,7 +178,6 @@ def carrier_name() -> str:
 @pytest.fixture
 async def make_stack(
     aiohttp_server: Any,
-    unused_tcp_port_factory: Callable[[], int],
     tmp_path: Path,
     carrier_name: str,
 ) -> AsyncIterator[StackFactory]:
@@ -204,8 +204,8 @@ async def make_stack(
         sims = await Sims.serve(aiohttp_server)
         routes = tmp_path / "routes.toml"
         routes.write_text(ROUTES)
-        port = unused_tcp_port_factory()
-        bridge_url = f"http://127.0.0.1:{port}"
+        reserved = ReservedPort()
+        bridge_url = f"http://127.0.0.1:{reserved.port}"
         env = {
             "BRIDGE_PUBLIC_URL": bridge_url,
             "BRIDGE_SECRET": SECRET,
@@ -221,7 +221,9 @@ async def make_stack(
             **env_overrides,
         }
         app = create_app(Config.from_env(env))
-        bridge = await aiohttp_server(app, port=port)
+        bridge = await aiohttp_server(
+            app, port=reserved.port, socket_factory=reserved.socket_factory
+        )
         stack = Stack(kallglot, sims, bridge, app, env, proxy, carrier_name)
         made.append(stack)
         return stack

@@ -14,7 +14,6 @@ hypothesis settings other test directories rely on are left alone. Those are the
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from bridge.config import Config
 from bridge.web.app import create_app
 from tests.e2e.conftest import carrier_name, make_stack
 from tests.fuzz.profile import fuzz_profile
+from tests.ports import ReservedPort
 
 __all__ = ["carrier_name", "make_stack"]
 
@@ -125,15 +125,14 @@ def _fake_twilio_rest(dials: list[dict[str, str]]) -> web.Application:
 async def bridge(
     aiohttp_server: Any,
     aiohttp_client: Any,
-    unused_tcp_port_factory: Callable[[], int],
     tmp_path: Path,
 ) -> Bridge:
     dials: list[dict[str, str]] = []
     twilio = await aiohttp_server(_fake_twilio_rest(dials))
     routes = tmp_path / "routes.toml"
     routes.write_text(ROUTES)
-    port = unused_tcp_port_factory()
-    public_url = f"http://127.0.0.1:{port}"
+    reserved = ReservedPort()
+    public_url = f"http://127.0.0.1:{reserved.port}"
     env = {
         "BRIDGE_PUBLIC_URL": public_url,
         "BRIDGE_SECRET": "f" * 40,
@@ -148,5 +147,6 @@ async def bridge(
         "TWILIO_CALLER_ID": "+15550100000",
         "TWILIO_API_URL": str(twilio.make_url("")).rstrip("/"),
     }
-    server = await aiohttp_server(create_app(Config.from_env(env)), port=port)
+    app = create_app(Config.from_env(env))
+    server = await aiohttp_server(app, port=reserved.port, socket_factory=reserved.socket_factory)
     return Bridge(server, await aiohttp_client(server), public_url, dials)

@@ -18,6 +18,7 @@ from bridge.web.app import create_app
 from bridge.web.keys import STORE
 from tests.e2e.carriers import Sims
 from tests.e2e.conftest import API_TOKEN, ROUTES, SECRET, Stack
+from tests.ports import ReservedPort
 
 WEBHOOK_SECRET = "whsec_test_bridge"
 StackStarter = Callable[..., Awaitable[Stack]]
@@ -26,9 +27,8 @@ StackStarter = Callable[..., Awaitable[Stack]]
 class RecordsStacks:
     """Starts stacks for one test and closes their carriers afterwards."""
 
-    def __init__(self, aiohttp_server: Any, port: Callable[[], int], tmp_path: Path) -> None:
+    def __init__(self, aiohttp_server: Any, tmp_path: Path) -> None:
         self._server = aiohttp_server
-        self._port = port
         self._tmp = tmp_path
         self._made: list[Stack] = []
 
@@ -42,7 +42,8 @@ class RecordsStacks:
     ) -> Stack:
         """A bridge with its simulators; with `reuse`, a new bridge beside `reuse`'s simulators
         (a restart, or a second instance)."""
-        port = self._port()
+        reserved = ReservedPort()
+        port = reserved.port
         if reuse is None:
             kallglot = KallglotSimulator(
                 translation_delay_s=translation_delay_s,
@@ -75,7 +76,7 @@ class RecordsStacks:
         }
         settings.update(env)
         app = create_app(Config.from_env({k: v for k, v in settings.items() if v}))
-        bridge = await self._server(app, port=port)
+        bridge = await self._server(app, port=port, socket_factory=reserved.socket_factory)
         stack = Stack(kallglot, sims, bridge, app, settings)
         if reuse is None:
             self._made.append(stack)
