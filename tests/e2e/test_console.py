@@ -152,6 +152,13 @@ async def test_a_second_tab_and_a_replayed_or_foreign_ticket_are_refused(
         assert refused.value.status == 409
         await agent.open_media(answer)
         await call.activated.wait()
+        # What the page is given names the bridge only: no Kallglot key, session or stream token.
+        assert call.session is not None
+        assert call.session.stream is not None
+        given = json.dumps([answer, agent.calls])
+        secrets = (stack.kallglot.api_key, call.session.id, call.session.stream.token, "kallglot")
+        for secret in secrets:
+            assert secret not in given
 
         # The same ticket again (a second tab that copied it): refused, the call goes on.
         await intruder.open_media(answer)
