@@ -31,6 +31,7 @@ from bridge.calls.model import EndReason
 from bridge.calls.routes import AGENT_ID
 from bridge.carriers.browser import NAME as BROWSER
 from bridge.carriers.browser import AnswerRefused, BrowserCarrier, Desk
+from bridge.carriers.browser.desk import OPEN_WITHIN_S
 from bridge.urls import public_http_url
 from bridge.web.api import authorize
 from bridge.web.api_errors import fail
@@ -110,7 +111,7 @@ async def answer(request: web.Request) -> web.Response:
         {
             "media_url": ring.target.url,
             "ticket": f"{ring.id}.{ring.target.parameters['ticket']}",
-            "ticket_expires_in_s": 60,
+            "ticket_expires_in_s": int(OPEN_WITHIN_S),
         }
     )
 
