@@ -63,14 +63,20 @@ async def ringing_call(stack: Stack, agent: ConsoleAgent) -> tuple[Any, str, Cal
     return customer, call_id, call
 
 
+async def answered_call(stack: Stack, agent: ConsoleAgent) -> tuple[Any, str, Call]:
+    """A customer calls the console route and the agent answers; returns once audio flows."""
+    customer, call_id, call = await ringing_call(stack, agent)
+    await agent.open_media(await agent.answer(call_id))
+    await call.activated.wait()
+    return customer, call_id, call
+
+
 async def test_an_agent_answers_in_the_console_and_each_side_hears_the_other(
     make_stack: StackFactory, customer_speech: bytes, agent_speech: bytes
 ) -> None:
     stack = await make_stack()
     async with asyncio.timeout(30), ConsoleAgent(stack.url, await console_key(stack)) as agent:
-        customer, call_id, call = await ringing_call(stack, agent)
-        await agent.open_media(await agent.answer(call_id))
-        await call.activated.wait()
+        customer, call_id, call = await answered_call(stack, agent)
 
         said = customer_speech[: 2 * SECOND]
         customer.speak(said)
@@ -105,9 +111,7 @@ async def test_the_console_gets_captions_of_its_call_and_not_of_anothers(
     stack = await make_stack()
     key = await console_key(stack)
     async with asyncio.timeout(30), ConsoleAgent(stack.url, key) as agent:
-        customer, call_id, call = await ringing_call(stack, agent)
-        await agent.open_media(await agent.answer(call_id))
-        await call.activated.wait()
+        customer, call_id, call = await answered_call(stack, agent)
         customer.speak(customer_speech[: 2 * SECOND])
         async with aiohttp.ClientSession() as http:
             url = f"{stack.url}/console/calls/{call_id}/captions"
@@ -182,9 +186,7 @@ async def test_a_frame_of_the_wrong_size_ends_only_that_call(make_stack: StackFa
     stack = await make_stack()
     key = await console_key(stack)
     async with asyncio.timeout(30), ConsoleAgent(stack.url, key) as agent:
-        customer, call_id, call = await ringing_call(stack, agent)
-        await agent.open_media(await agent.answer(call_id))
-        await call.activated.wait()
+        customer, _, call = await answered_call(stack, agent)
         await agent.send_raw(bytes(1000))
         await call.ended()
         await customer.ended.wait()
@@ -261,9 +263,7 @@ async def test_an_outbound_call_rings_the_console_agent_first(make_stack: StackF
 async def test_a_console_that_drops_off_the_network_ends_its_call(make_stack: StackFactory) -> None:
     stack = await make_stack()
     async with asyncio.timeout(30), ConsoleAgent(stack.url, await console_key(stack)) as agent:
-        customer, call_id, call = await ringing_call(stack, agent)
-        await agent.open_media(await agent.answer(call_id))
-        await call.activated.wait()
+        customer, _, call = await answered_call(stack, agent)
         await agent.lose_network()
         await call.ended()  # within 1.5 heartbeats (7.5 s), not never
         await customer.ended.wait()
