@@ -6,11 +6,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bridge.carriers import browser, telnyx, twilio
+from bridge.carriers import browser, exotel, plivo, telnyx, twilio, vonage
 from bridge.carriers.interface import Carrier, CarrierPackage
 from bridge.settings import ConfigError, Env
 
-PACKAGES: tuple[CarrierPackage, ...] = (twilio.PACKAGE, telnyx.PACKAGE)
+PACKAGES: tuple[CarrierPackage, ...] = (
+    twilio.PACKAGE,
+    telnyx.PACKAGE,
+    vonage.PACKAGE,
+    plivo.PACKAGE,
+    exotel.PACKAGE,
+)
 BY_NAME = {package.name: package for package in PACKAGES}
 
 

@@ -56,7 +56,8 @@ class MediaSide(Protocol):
     @property
     def stream_sid(self) -> str: ...
 
-    def connected(self) -> str: ...
+    def connected(self) -> str | None:
+        """The frame that opens the stream before `start` (None: the carrier sends none)."""
 
     def start(self, custom_parameters: Mapping[str, str]) -> str: ...
 
@@ -64,13 +65,15 @@ class MediaSide(Protocol):
 
     def mark(self, name: str) -> str: ...
 
-    def stop(self) -> str: ...
+    def stop(self) -> str | None:
+        """The frame that ends the stream before the close (None: the carrier just closes)."""
 
     def parse(self, message: str | bytes) -> Command: ...
 
 
-# The frames the line puts on the wire in one 20 ms tick (usually one `media` frame).
-Line = Callable[[], Sequence[str]]
+# The frames the line puts on the wire in one 20 ms tick (usually one `media` frame; a `bytes`
+# frame goes as a binary message, as Vonage sends audio).
+Line = Callable[[], Sequence[str | bytes]]
 # The carrier's answer to a frame it refused (Telnyx sends an `error` frame), if it answers.
 Refusal = Callable[[ProtocolViolation], str | None]
 
@@ -104,7 +107,9 @@ class StreamSession:
         record, ws, side = self._record, self._ws, self._side
         line: asyncio.Task[None] | None = None
         try:
-            await ws.send_str(side.connected())
+            opening = side.connected()
+            if opening is not None:
+                await ws.send_str(opening)
             await ws.send_str(side.start(parameters))
             record.stream_sids.append(side.stream_sid)
             record.stream_parameters = dict(parameters)
@@ -153,8 +158,10 @@ class StreamSession:
     async def _close_from_carrier(self) -> None:
         record = self._record
         record.close_code, record.close_reason, record.closed_by = 1000, "", "carrier"
+        stop = self._side.stop()
         with contextlib.suppress(ConnectionError, aiohttp.ClientError):
-            await self._ws.send_str(self._side.stop())
+            if stop is not None:
+                await self._ws.send_str(stop)
         await self._ws.close(code=1000)
 
     async def _line(self) -> None:
@@ -167,7 +174,7 @@ class StreamSession:
                 await self._sit_out_stall(loop)
                 due = epoch + n * self.tick_s
                 for frame in self._line_frames():
-                    await ws.send_str(frame)
+                    await send(ws, frame)
                 if self._in_stall(due):
                     self._play_stalled(time.perf_counter() - (loop.time() - due))
                 else:
@@ -264,6 +271,14 @@ class StreamSession:
         for name in names:
             self._record.marks_echoed.append(name)
             await self._ws.send_str(self._side.mark(name))
+
+
+async def send(ws: aiohttp.ClientWebSocketResponse, frame: str | bytes) -> None:
+    """`frame` as a text message, or a binary one for `bytes`."""
+    if isinstance(frame, bytes):
+        await ws.send_bytes(frame)
+    else:
+        await ws.send_str(frame)
 
 
 async def open_stream(

@@ -1,0 +1,21 @@
+"""Exotel (../shared/carriers.md). `PACKAGE` is its carrier-interface entry
+(bridge/carriers/registry.py). Skeleton: configures no account until the package is built."""
+
+from typing import Any
+
+NAME = "exotel"
+
+
+class ExotelPackage:
+    name = NAME
+
+    def settings_from_env(self, env: Any) -> None:
+        return None
+
+    def build(self, settings: Any) -> Any:
+        raise NotImplementedError("Exotel is not built yet")
+
+
+PACKAGE = ExotelPackage()
+
+__all__ = ["PACKAGE"]
