@@ -147,7 +147,16 @@ class Ignored:
     reason: str
 
 
-Webhook = IncomingCall | StatusChanged | Ignored
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A webhook the carrier package answers by itself, with nothing for the bridge to decide:
+    a carrier that fetches a document by URL where others take it inline (a dialled leg's
+    stream, a redirect's apology) is handed one the package put in that URL, signed."""
+
+    response: web.Response
+
+
+Webhook = IncomingCall | StatusChanged | Ignored | Reply
 
 
 class CarrierControl(Protocol):
@@ -187,6 +196,12 @@ class Carrier(Protocol):
     @property
     def control(self) -> CarrierControl: ...
 
+    @property
+    def speaks(self) -> bool:
+        """Whether the carrier reads text out (greetings, the language menu, apologies). Where
+        it cannot (Exotel), the bridge skips the menu for the route's language, connects
+        without a greeting, and what it would have said is left unsaid (README, "Carriers")."""
+
     def media_stream(self, call_id: str) -> MediaStreamProtocol:
         """A fresh protocol instance for one media WebSocket, on `call_id`'s media path."""
 
@@ -194,7 +209,8 @@ class Carrier(Protocol):
         """Why this WebSocket upgrade does not come from the carrier (None: it does)."""
 
     async def read_webhook(self, request: web.Request, public_url: str, kind: str) -> Webhook:
-        """The verified webhook; raises WebhookRefused. `kind` is the endpoint it came to:
+        """The verified webhook; raises WebhookRefused. `kind` is the endpoint it came to
+        (by GET or POST, as the carrier is configured to call it):
         "voice" (a new call, and for some carriers every call event), "menu" (the answer to an
         `AskForDigit`) or "status" (`/{name}/status/{call_id}/{role}`, for dialled legs)."""
 

@@ -52,10 +52,16 @@ def create_app(config: Config, *, kallglot_watch: WatchTiming = DEFAULT_WATCH) -
     app[CARRIERS] = carriers = carrier_registry.build(config.carriers)
     app.cleanup_ctx.append(_services(config, carriers, kallglot_watch))
     names = "|".join(carrier_registry.phone_carriers(carriers))  # their webhooks
-    app.router.add_post(f"/{{carrier:{names}}}/voice", carrier_hooks.voice, name="voice")
-    app.router.add_post(
-        f"/{{carrier:{names}}}/voice/menu", carrier_hooks.voice_menu, name="voice_menu"
-    )
+    for method in ("GET", "POST"):  # Vonage's answer webhook and Exotel's applet use GET
+        app.router.add_route(
+            method, f"/{{carrier:{names}}}/voice", carrier_hooks.voice, name=f"voice_{method}"
+        )
+        app.router.add_route(
+            method,
+            f"/{{carrier:{names}}}/voice/menu",
+            carrier_hooks.voice_menu,
+            name=f"menu_{method}",
+        )
     app.router.add_post(
         f"/{{carrier:{names}}}/status/{{call_id}}/{{role}}", carrier_hooks.call_status
     )
@@ -148,7 +154,9 @@ async def _calls(
             await carrier.control.close()
 
 
-NEW_CALL_ROUTES = frozenset({"voice", "voice_menu"})  # a new call's webhooks (create_app)
+NEW_CALL_ROUTES = frozenset(
+    {"voice_GET", "voice_POST", "menu_GET", "menu_POST"}
+)  # a new call's webhooks (create_app)
 
 
 @web.middleware

@@ -23,6 +23,7 @@ from bridge.carriers.interface import (
     Carrier,
     ConnectStream,
     IncomingCall,
+    Reply,
     SayAndHangUp,
     Speech,
     StatusChanged,
@@ -68,6 +69,8 @@ async def _webhook(request: web.Request, kind: str) -> web.Response:
         return answered
     if isinstance(webhook, StatusChanged):
         await status_changed(request.app, webhook)
+    if isinstance(webhook, Reply):
+        return webhook.response
     return web.Response(status=204)
 
 
@@ -82,12 +85,13 @@ def _decide(request: web.Request, carrier: Carrier, call: IncomingCall) -> Answe
     if route is None:
         log.warning("inbound_call_no_route", to=number, hint="add the number to BRIDGE_ROUTES")
         return SayAndHangUp((Speech(NOT_IN_SERVICE),))
-    if route.menu is not None and call.digits is None:
+    menu = route.menu if carrier.speaks else None  # no spoken menu: the route's language
+    if menu is not None and call.digits is None:
         action = public_http_url(settings.public_url, menu_path(carrier.name))
-        return AskForDigit(Speech(route.menu.prompt, route.say_language), action)
+        return AskForDigit(Speech(menu.prompt, route.say_language), action)
     language = route.customer_language
-    if route.menu is not None and call.digits:
-        language = route.menu.choices.get(call.digits, language)
+    if menu is not None and call.digits:
+        language = menu.choices.get(call.digits, language)
     plan = CallPlan(
         call_id=new_call_id(),
         direction=Direction.INBOUND,
@@ -112,7 +116,8 @@ def _decide(request: web.Request, carrier: Carrier, call: IncomingCall) -> Answe
         carrier_call_id=call.carrier_call_id,
         to=number,
     )
-    greeting = Speech(route.greeting, route.say_language) if route.greeting else None
+    said = route.greeting if carrier.speaks else None
+    greeting = Speech(said, route.say_language) if said else None
     target = stream_target(
         settings, plan, Role.CUSTOMER, settings.ticket_ttl_s, call.carrier_call_id
     )

@@ -72,6 +72,10 @@ class BrowserCarrier:
         return NAME
 
     @property
+    def speaks(self) -> bool:
+        return False
+
+    @property
     def control(self) -> CarrierControl:
         return self._control
 

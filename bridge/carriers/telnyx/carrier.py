@@ -194,6 +194,10 @@ class TelnyxCarrier:
         return NAME
 
     @property
+    def speaks(self) -> bool:
+        return True
+
+    @property
     def control(self) -> CarrierControl:
         return self._control
 

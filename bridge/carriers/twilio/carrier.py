@@ -95,6 +95,10 @@ class TwilioCarrier:
         return NAME
 
     @property
+    def speaks(self) -> bool:
+        return True
+
+    @property
     def control(self) -> CarrierControl:
         return self._control
 
