@@ -2,8 +2,7 @@
 
 A German-speaking customer dials the call centre; the bridge answers, opens a Kallglot session
 (the simulator) and dials an English-speaking agent (a simulated phone), both on the simulated
-carrier `--carrier` names (Twilio or Telnyx). Each says one sentence
-in turn. What each party heard and the transcript are written under `--out`, and a summary says
+carrier `--carrier` names (bridge/sim/accounts.py). Each says one sentence in turn. What each party heard and the transcript are written under `--out`, and a summary says
 what a user would ask first: did every frame arrive, and how much delay did the bridge add.
 """
 
@@ -29,11 +28,12 @@ from bridge.audio.wav import parse_wav
 from bridge.demo_console import console_link, photograph_console
 from bridge.demo_stack import AGENT, CENTRE, CUSTOMER, SECRET, demo_stack
 from bridge.log import configure_logging
-from bridge.sim.carrier import CarrierSimulator, SimCall
+from bridge.sim.accounts import ACCOUNTS
+from bridge.sim.carrier import SimCall
 from bridge.sim.kallglot import KallglotSimulator
 from bridge.sim.softphone import Phone
 from bridge.sim.speech import AGENT_EN, CUSTOMER_DE, speech_wav
-from bridge.sim.telnyx import TelnyxSimCall, TelnyxSimulator
+from bridge.sim.telnyx import TelnyxSimCall
 from bridge.web.keys import REGISTRY
 
 FRAME = 160  # 20 ms of 8 kHz mu-law
@@ -63,7 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=0, help="bridge port (default: any free one)")
     parser.add_argument(
         "--carrier",
-        choices=("twilio", "telnyx"),
+        choices=tuple(ACCOUNTS),
         default="twilio",
         help="the carrier both parties are on (its simulator)",
     )
@@ -168,20 +168,14 @@ async def demo(
     progress(f"starting the Kallglot and {carrier_name} simulators")
     out.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before any call starts
     kallglot = KallglotSimulator(translation_delay_s=delay)
-    carrier: CarrierSimulator | TelnyxSimulator = (
-        CarrierSimulator(default_phone=None) if carrier_name == "twilio" else TelnyxSimulator()
-    )
+    account = ACCOUNTS[carrier_name]
+    carrier = account.simulator()
     carrier.add_phone(AGENT, Phone(ring_s=1.0))
     async with demo_stack(out, ROUTES, kallglot, carrier, port) as stack:
         progress(f"bridge listening on {stack.url}; the customer dials {CENTRE}")
         started = time.perf_counter()
-        if isinstance(carrier, CarrierSimulator):
-            customer: Party = await carrier.place_call(
-                CUSTOMER, CENTRE, stack.url + "/twilio/voice"
-            )
-        else:
-            customer = await carrier.place_call(CUSTOMER, CENTRE)
-        agent = await carrier.next_call(to=AGENT)
+        customer: Party = await account.call_in(carrier, stack.url, CUSTOMER, CENTRE)
+        agent: Party = await carrier.next_call(to=AGENT)
         progress(f"the bridge is dialling the agent at {AGENT}")
         call = await stack.app[REGISTRY].wait_for()
         async with asyncio.timeout(60):

@@ -9,20 +9,20 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
 from bridge.config import Config
-from bridge.sim.carrier import CarrierSimulator
+from bridge.sim.accounts import account_of
+from bridge.sim.carrier_base import SimulatedCarrier
 from bridge.sim.kallglot import KallglotSimulator
-from bridge.sim.telnyx import TelnyxSimulator
 from bridge.web.app import create_app
 
 CENTRE, AGENT, CUSTOMER = "+15550100001", "+15550100002", "+15550100003"
-CALLER_ID = "+15550100000"
 SECRET = "demo-secret-not-for-production-use-0123456789"
 
-Carrier = CarrierSimulator | TelnyxSimulator
+Carrier = SimulatedCarrier[Any]
 
 
 @dataclass
@@ -74,21 +74,7 @@ async def demo_stack(
 
 def carrier_env(carrier: Carrier, bridge_url: str) -> dict[str, str]:
     """The bridge's account settings for the simulated carrier (both parties are on it)."""
-    if isinstance(carrier, CarrierSimulator):
-        return {
-            "TWILIO_ACCOUNT_SID": carrier.account_sid,
-            "TWILIO_AUTH_TOKEN": carrier.auth_token,
-            "TWILIO_CALLER_ID": CALLER_ID,
-            "TWILIO_API_URL": carrier.api_url or "",
-        }
-    carrier.webhook_url = bridge_url + "/telnyx/voice"  # the Call Control application's
-    return {
-        "TELNYX_API_KEY": carrier.api_key,
-        "TELNYX_PUBLIC_KEY": carrier.public_key,
-        "TELNYX_CONNECTION_ID": carrier.connection_id,
-        "TELNYX_CALLER_ID": CALLER_ID,
-        "TELNYX_API_URL": carrier.api_url or "",
-    }
+    return account_of(carrier).settings(carrier, bridge_url)
 
 
 def free_port() -> int:

@@ -7,10 +7,11 @@ import time
 import uuid
 from typing import Any
 
+from bridge.sim.accounts import ACCOUNTS
 from bridge.sim.telnyx import TelnyxSimCall, TelnyxSimulator
 from bridge.sim.telnyx_quirks import TelnyxQuirks
-from tests.e2e.carrier_twilio import CALLER_ID
 
+ACCOUNT = ACCOUNTS["telnyx"]
 # Call setup a Telnyx call goes through before any control a test is about.
 SETUP = frozenset({"answer", "streaming_start", "gather_using_speak"})
 # A call's outcome as Telnyx words it (the bridge records the carrier's own word).
@@ -39,20 +40,11 @@ class TelnyxUnderTest:
         return cls(sim)
 
     def env(self, bridge_url: str | None) -> dict[str, str]:
-        """The Call Control application's webhook is pointed at `bridge_url` (None: left where
-        it points, e.g. at the first of several instances)."""
-        if bridge_url is not None:
-            self.sim.webhook_url = bridge_url + "/telnyx/voice"
-        return {
-            "TELNYX_API_KEY": self.sim.api_key,
-            "TELNYX_PUBLIC_KEY": self.sim.public_key,
-            "TELNYX_CONNECTION_ID": self.sim.connection_id,
-            "TELNYX_CALLER_ID": CALLER_ID,
-            "TELNYX_API_URL": self.sim.api_url or "",
-        }
+        return ACCOUNT.settings(self.sim, bridge_url)
 
     async def call_in(self, bridge_url: str, from_: str, to: str, **options: Any) -> TelnyxSimCall:
-        return await self.sim.place_call(from_, to, **options)
+        call: TelnyxSimCall = await ACCOUNT.call_in(self.sim, bridge_url, from_, to, **options)
+        return call
 
     @staticmethod
     def control(party: TelnyxSimCall) -> list[str]:

@@ -6,9 +6,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 from bridge.carriers.twilio.signature import SIGNATURE_HEADER, TwilioSignatures
+from bridge.sim.accounts import ACCOUNTS
 from bridge.sim.carrier import CarrierSimulator, SimCall
 
-CALLER_ID = "+15550100000"
+ACCOUNT = ACCOUNTS["twilio"]
 
 
 class TwilioUnderTest:
@@ -25,15 +26,11 @@ class TwilioUnderTest:
         return cls(sim)
 
     def env(self, bridge_url: str | None) -> dict[str, str]:
-        return {
-            "TWILIO_ACCOUNT_SID": self.sim.account_sid,
-            "TWILIO_AUTH_TOKEN": self.sim.auth_token,
-            "TWILIO_CALLER_ID": CALLER_ID,
-            "TWILIO_API_URL": self.sim.api_url or "",
-        }
+        return ACCOUNT.settings(self.sim, bridge_url)
 
     async def call_in(self, bridge_url: str, from_: str, to: str, **options: Any) -> SimCall:
-        return await self.sim.place_call(from_, to, bridge_url + "/twilio/voice", **options)
+        call: SimCall = await ACCOUNT.call_in(self.sim, bridge_url, from_, to, **options)
+        return call
 
     @staticmethod
     def control(party: SimCall) -> list[str]:

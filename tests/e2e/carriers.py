@@ -12,11 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from bridge.sim.accounts import CALLER_ID
 from bridge.sim.carrier import CarrierSimulator, SimCall
 from bridge.sim.telnyx import TelnyxSimCall, TelnyxSimulator
 from bridge.sim.telnyx_quirks import TelnyxQuirks
 from tests.e2e.carrier_telnyx import TelnyxUnderTest
-from tests.e2e.carrier_twilio import CALLER_ID, TwilioUnderTest
+from tests.e2e.carrier_twilio import TwilioUnderTest
 
 Party = SimCall | TelnyxSimCall
 
