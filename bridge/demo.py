@@ -16,16 +16,22 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import numpy as np
 
 from bridge.audio import codecs
 from bridge.audio.formats import AudioFormat, Encoding
 from bridge.audio.levels import is_silent
+from bridge.audio.mixer import OriginalMixer
 from bridge.audio.wav import parse_wav
+from bridge.calls.call import Call
+from bridge.calls.model import Role
 from bridge.demo_console import console_link, photograph_console
+from bridge.demo_ducking import MAX_LAG_S, carried, ducked_leg, mixed_levels, render_ducked
 from bridge.demo_stack import AGENT, CENTRE, CUSTOMER, SECRET, demo_stack
 from bridge.log import configure_logging
 from bridge.sim.accounts import ACCOUNTS
@@ -68,6 +74,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the carrier both parties are on (its simulator)",
     )
     parser.add_argument(
+        "--duck",
+        type=float,
+        metavar="DB",
+        help="each party also hears the other's own voice, this many dB (e.g. -18) under the "
+        "translation (the route's original_under_translation_db)",
+    )
+    parser.add_argument(
         "--agent",
         choices=("phone", "browser"),
         default="phone",
@@ -90,7 +103,12 @@ def run(args: argparse.Namespace) -> int:
         print(render_browser(result))
         (args.out / "summary.json").write_text(json.dumps(result, indent=2))
         return 0 if lost_frames(result) == 0 else 1
-    summary = asyncio.run(demo(args.out, args.delay, args.port, args.carrier, _to_stderr))
+    if args.duck is not None and not -60 <= args.duck <= 0:
+        print(f"demo: --duck {args.duck}: give a level from -60 to 0 dB, e.g. -18", file=sys.stderr)
+        return 2
+    summary = asyncio.run(
+        demo(args.out, args.delay, args.port, args.carrier, _to_stderr, duck_db=args.duck)
+    )
     print(render(summary))
     return 0 if all(leg["lost_frames"] == 0 for leg in summary["legs"].values()) else 1
 
@@ -114,6 +132,7 @@ class Turn:
     listener: Party
     said: bytes  # mu-law
     spoke_at: float
+    mixed: tuple[int, int] = (0, 0)  # --duck: translation frames in, and accounted for, by its end
 
     @property
     def voiced(self) -> list[tuple[float, bytes]]:
@@ -163,15 +182,19 @@ async def demo(
     port: int,
     carrier_name: str = "twilio",
     progress: Progress = quiet,
+    *,
+    duck_db: float | None = None,
 ) -> dict[str, Any]:
-    """Runs the call; `progress` gets one line per phase as it starts."""
+    """Runs the call; `progress` gets one line per phase as it starts. `duck_db`: each party
+    hears the other's own voice that far under the translation (bridge/demo_ducking.py)."""
     progress(f"starting the Kallglot and {carrier_name} simulators")
     out.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before any call starts
     kallglot = KallglotSimulator(translation_delay_s=delay)
     account = ACCOUNTS[carrier_name]
     carrier = account.simulator()
     carrier.add_phone(AGENT, Phone(ring_s=1.0))
-    async with demo_stack(out, ROUTES, kallglot, carrier, port) as stack:
+    routes = ROUTES if duck_db is None else ROUTES + f"original_under_translation_db = {duck_db}\n"
+    async with demo_stack(out, routes, kallglot, carrier, port) as stack:
         progress(f"bridge listening on {stack.url}; the customer dials {CENTRE}")
         started = time.perf_counter()
         customer: Party = await account.call_in(carrier, stack.url, CUSTOMER, CENTRE)
@@ -181,9 +204,11 @@ async def demo(
         async with asyncio.timeout(60):
             await call.activated.wait()
             progress("agent answered; the customer speaks German")
-            first = await _say(customer, agent, speech_pcm(CUSTOMER_DE))
+            roles = {id(customer): Role.CUSTOMER, id(agent): Role.AGENT}
+            say = _say if duck_db is None else partial(_say_ducked, call, roles)
+            first = await say(customer, agent, speech_pcm(CUSTOMER_DE))
             progress("the agent heard it; the agent answers in English")
-            turns = [first, await _say(agent, customer, speech_pcm(AGENT_EN))]
+            turns = [first, await say(agent, customer, speech_pcm(AGENT_EN))]
             await photograph_console(console_link(stack.url, SECRET.encode(), AGENT), out, progress)
             progress("the customer heard it and hangs up")
             await customer.hang_up()
@@ -206,12 +231,49 @@ async def demo(
         "duration_s": round(duration, 2),
         "translation_delay_s": delay,
         "legs": {"customer": _leg(turns[0], turns[1]), "agent": _leg(turns[1], turns[0])},
+        "duck_db": duck_db,
         "bridge": {role: leg.to_json() for role, leg in call.summary().legs.items()},
         "metrics": [line for line in metrics.splitlines() if line.startswith(SHOWN_METRICS)],
         "out": str(out),
     }
+    if duck_db is not None:
+        summary["legs"] = {"customer": _ducked(turns[0]), "agent": _ducked(turns[1])}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+async def _say_ducked(
+    call: Call, roles: dict[int, Role], speaker: Party, listener: Party, pcm: bytes
+) -> Turn:
+    """`_say` for mixed audio: returns once the listener has heard as long as `pcm` lasts and
+    the longest lag a translation may have (the simulator translates silence too, so the
+    translation never stops: there is no "all of it arrived" to wait for)."""
+    turn = Turn(speaker, listener, codecs.encode(Encoding.MULAW, pcm), time.perf_counter())
+    mixer = _mixer(call, roles[id(listener)])
+    enough = listener.received_bytes + len(pcm) // 2 + int(MAX_LAG_S * 8000)
+    speaker.speak(pcm)
+    await listener.wait_until(lambda: listener.received_bytes >= enough)
+    # Before the next turn: what came in, and what left or still waits its turn to.
+    turn.mixed = (mixer.stats.translation_in, carried(mixer) + mixer.pending)
+    return turn
+
+
+def _mixer(call: Call, listener: Role) -> OriginalMixer:
+    connection = call.legs[listener].connection
+    mixer = connection.buffer.mixer if connection is not None else None
+    if mixer is None:
+        raise RuntimeError(f"the {listener.value} does not hear the original: no ducking route")
+    return mixer
+
+
+def _ducked(turn: Turn) -> dict[str, Any]:
+    """The ducked-mode summary of what `turn.speaker` said, as `turn.listener` heard it."""
+    said = np.frombuffer(codecs.decode(Encoding.MULAW, turn.said), np.int16).astype(np.float64)
+    heard_mulaw = received_audio(turn.listener)
+    start = heard_mulaw.find(turn.said[: 10 * FRAME])
+    heard = np.frombuffer(codecs.decode(Encoding.MULAW, heard_mulaw), np.int16)
+    levels = mixed_levels(heard.astype(np.float64), said, max(start, 0))
+    return ducked_leg(len(turn.said) // FRAME, *turn.mixed, levels)
 
 
 async def _say(speaker: Party, listener: Party, pcm: bytes) -> Turn:
@@ -291,6 +353,16 @@ def render(summary: dict[str, Any]) -> str:
         f"Demo call {summary['call_id']}: {summary['duration_s']} s, ended by {summary['end_reason']}",
         f"(the Kallglot simulator takes {delay:.0f} ms to 'translate'; the bridge adds the rest)",
         "",
+    ]
+    lines += _table(summary, delay) if summary.get("duck_db") is None else render_ducked(summary)
+    lines += ["", "Bridge metrics after the call (all of them in metrics.txt):"]
+    lines += [f"  {line}" for line in summary["metrics"]]
+    lines += ["", f"What each party heard and the transcript: {summary['out']}/"]
+    return "\n".join(lines)
+
+
+def _table(summary: dict[str, Any], delay: float) -> list[str]:
+    lines = [
         f"{'':<10}{'frames':>12}{'frames received':>24}",
         f"{'party':<10}{'sent':>12}{'speech':>10}{'silence':>9}{'lost':>6}"
         "   delay to the other party (ms)",
@@ -303,7 +375,4 @@ def render(summary: dict[str, Any]) -> str:
             f"{role:<10}{leg['frames_sent']:>12}{leg['speech_frames_received']:>10}"
             f"{leg['silence_frames_received']:>9}{leg['lost_frames']:>6}   {spread}{added}"
         )
-    lines += ["", "Bridge metrics after the call (all of them in metrics.txt):"]
-    lines += [f"  {line}" for line in summary["metrics"]]
-    lines += ["", f"What each party heard and the transcript: {summary['out']}/"]
-    return "\n".join(lines)
+    return lines

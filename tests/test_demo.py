@@ -57,6 +57,24 @@ async def test_the_demo_call_loses_no_frame_and_writes_its_results(tmp_path: Pat
     ]
 
 
+async def test_the_ducked_demo_mixes_every_translated_frame_at_the_level_asked(
+    tmp_path: Path,
+) -> None:
+    """`demo --duck -18`: each party hears the other's own voice 18 dB under the translation."""
+    summary = await demo(tmp_path, delay=0.3, port=0, duck_db=-18.0)
+
+    assert summary["end_reason"] == "customer_hangup"
+    for role in ("customer", "agent"):
+        leg = summary["legs"][role]
+        assert leg["lost_frames"] == 0
+        assert leg["translation_frames_mixed"] > 200
+        assert abs(leg["original_db"] + 18) <= 1.0, leg
+        assert abs(leg["translation_db"]) <= 1.0, leg
+        assert 300 <= leg["translation_lag_ms"] < 800  # the simulator's 300 ms and batching
+        assert (tmp_path / f"{role}-heard.wav").stat().st_size > 2 * 8000 * 4
+    assert "-18.0 dB under the translation" in render(summary)
+
+
 def test_speech_counts_as_arrived_whole_despite_silent_frames_shed_in_its_pauses() -> None:
     """Under load the playout sheds silent frames in pauses between words to keep its delay on
     target; the demo must not call that a loss, but must still see a voiced frame missing."""

@@ -29,9 +29,13 @@ from bridge.audio.cushion import Cushion
 from bridge.audio.formats import AudioFormat
 from bridge.audio.framer import Reframer
 from bridge.audio.levels import apply_gain, db_to_gain, is_silent
+from bridge.audio.mixer import Ducking, OriginalMixer
 
 FRAME_MS = 20
 EPSILON_S = 1e-6  # deadlines met to within a microsecond are met (float rounding)
+# With the original under the translation: when no original frame came for this long, waiting
+# translation goes out alone rather than wait for a carrier that stalled or a leg that is gone.
+ORIGINAL_STALE_S = 2 * FRAME_MS / 1000
 
 
 @dataclass(slots=True)
@@ -97,6 +101,11 @@ class PlayoutBuffer:
         self._gain = 1.0  # ducking: applied to frames as they leave
         self._gain_target = 1.0
         self._ducked_silence = 0  # silent frames in a row while ducked
+        # The other party's own voice under the translation (mix_original); None: not mixed.
+        self.mixer: OriginalMixer | None = None
+        self._original_converters: dict[AudioFormat, Converter] = {}
+        self._original_framer = Reframer(carrier_format, FRAME_MS)
+        self._last_original_at = float("-inf")
 
     @property
     def queued_frames(self) -> int:
@@ -120,10 +129,45 @@ class PlayoutBuffer:
         framer = self._framer
         frames = framer.push(converter.convert(data))
         self._tail_held = framer.pending_bytes > 0 or converter.held_s > 0
-        if frames:
+        if not frames:
+            return
+        if self.mixer is not None:
+            self.mixer.translation(frames, now)  # they leave riding on the original
+        else:
             self._enqueue(frames, now)
 
-    def _enqueue(self, frames: list[bytes], now: float, *, tail: bool = False) -> None:
+    def mix_original(self, ducking: Ducking) -> None:
+        """From now on the other party's own voice (`push_original`) plays continuously, with
+        the translation mixed over it and the original ducked under it (bridge/audio/mixer.py)."""
+        self.mixer = OriginalMixer(self.carrier_format, ducking, self._prebuffer_s)
+
+    def push_original(self, fmt: AudioFormat, data: bytes) -> None:
+        """The other party's own voice as it arrives (only with `mix_original`): each whole
+        frame is queued at once, carrying the next waiting translation frame."""
+        mixer = self.mixer
+        if mixer is None:
+            return
+        converter = self._original_converters.get(fmt)
+        if converter is None:
+            converter = self._original_converters[fmt] = Converter(fmt, self.carrier_format)
+        now = self._now()
+        self._last_original_at = now
+        if self._tail_held and now - self._last_push_at >= self._frame_s:
+            self._flush_tail(now)  # the translation's last partial frame rides on this one
+        for frame in self._original_framer.push(converter.convert(data)):
+            mixed, arrived_at = mixer.original(frame, now)
+            self._enqueue([mixed], now, arrived_at=arrived_at)
+
+    def _enqueue(
+        self,
+        frames: list[bytes],
+        now: float,
+        *,
+        tail: bool = False,
+        arrived_at: float | None = None,
+    ) -> None:
+        """`arrived_at`: with the original mixed in, when the translation chunk these frames
+        start arrived (None: they carry none, so no latency to measure)."""
         queue = self._queue
         if not queue:
             self._first_queued_at = now
@@ -133,8 +177,9 @@ class PlayoutBuffer:
                 self._cushion.restart()  # a talkspurt starts: the prebuffer sets the wait
             else:
                 self._cushion.arrival(ahead, now)
-        if self._on_latency is not None:
-            self._arrivals.append((self._removed + len(queue), now))
+        arrival = now if self.mixer is None else arrived_at
+        if self._on_latency is not None and arrival is not None:
+            self._arrivals.append((self._removed + len(queue), arrival))
         queue.extend(frames)
         self.stats.frames_queued += len(frames)
         overflow = len(queue) - self._max_frames
@@ -156,6 +201,11 @@ class PlayoutBuffer:
 
     def _wait(self, now: float) -> float | None:
         playhead = self._playhead
+        if not self._queue and self.mixer is not None:
+            if not (self.mixer.pending or self._tail_held):
+                return None
+            # Translation waits for original frames to carry it, unless they stopped coming.
+            return max(0.0, self._last_original_at + ORIGINAL_STALE_S - now)
         if not self._queue:
             if not self._tail_held:
                 return None
@@ -184,6 +234,9 @@ class PlayoutBuffer:
             return [], None
         if not self._queue:
             self._flush_tail(now)
+            if self.mixer is not None:  # the original stopped coming: translation goes alone
+                for frame, arrived_at in self.mixer.translation_alone():
+                    self._enqueue([frame], now, arrived_at=arrived_at)
             if not self._queue:
                 return [], None
         playhead = self._playhead
@@ -264,7 +317,10 @@ class PlayoutBuffer:
         last = framer.flush(pad=True)
         if last is not None:
             frames.append(last)
-        if frames:
+        if frames and self.mixer is not None:
+            self.stats.tails_flushed += 1
+            self.mixer.translation(frames)
+        elif frames:
             self.stats.tails_flushed += 1
             self._enqueue(frames, now, tail=True)
             self._first_queued_at = now - self._prebuffer_s  # no prebuffer for a tail
@@ -302,8 +358,9 @@ class PlayoutBuffer:
         self._gain_target = db_to_gain(db)
 
     def clear(self) -> int:
-        """Drops everything queued here; the caller also tells the carrier (`clear`)."""
-        dropped = len(self._queue)
+        """Drops everything queued here; the caller also tells the carrier (`clear`). The
+        original, where it is mixed in, plays on."""
+        dropped = len(self._queue) + (self.mixer.clear() if self.mixer is not None else 0)
         self._queue.clear()
         self._removed += dropped
         self._arrivals.clear()

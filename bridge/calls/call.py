@@ -181,10 +181,12 @@ class Call:
         stream.send_audio(SPEAKERS[role], converter.convert(payload))
         if leg.barge_in is not None:
             leg.barge_in.heard(payload)
-        if self.plan.mode is Mode.ASSISTIVE and role is Role.CUSTOMER:
-            agent = self.legs.get(Role.AGENT)
-            if agent is not None and agent.connection is not None:
-                agent.connection.play(connection.messages.media_format, payload)
+        listener = leg.hears_me
+        if listener is not None and listener.connection is not None:
+            if self.plan.mode is Mode.ASSISTIVE and role is Role.CUSTOMER:
+                listener.connection.play(connection.messages.media_format, payload)
+            else:  # the original under the translation (the route's ducking)
+                listener.connection.play_original(connection.messages.media_format, payload)
 
     def on_mark(self, role: Role, name: str) -> None:
         leg = self.legs.get(role)
@@ -276,6 +278,7 @@ class Call:
             connection = leg.connection
             assert connection is not None
             leg.to_kallglot = Converter(connection.messages.media_format, stream.input_format)
+            self._hear_the_original(role)
             if self.plan.barge_in is not BargeIn.OFF:
                 leg.barge_in = BargeInWatch(
                     self.plan.barge_in, connection, partial(self._barged_in, role)
@@ -286,6 +289,21 @@ class Call:
         self._on_progress(self)
         self.captions.publish(StateChange(self.state.value))
         self.activated.set()
+
+    def _hear_the_original(self, role: Role) -> None:
+        """Whom `role`'s own voice reaches besides Kallglot: the agent of an assistive call
+        (instead of a translation), and, where the route ducks, the other party (under it)."""
+        if len(self.plan.roles) < 2:
+            return
+        assistive = self.plan.mode is Mode.ASSISTIVE
+        listener = self.legs[role.other]
+        if assistive and role is Role.CUSTOMER:
+            self.legs[role].hears_me = listener
+            return
+        ducking = self.plan.ducking
+        if ducking is not None and listener.connection is not None:
+            self.legs[role].hears_me = listener
+            listener.connection.buffer.mix_original(ducking)
 
     # -- dialling -----------------------------------------------------------------------------
 

@@ -99,6 +99,13 @@ class LegConnection:
         self.buffer.push(fmt, data)
         self._wake()
 
+    def play_original(self, fmt: AudioFormat, data: bytes) -> None:
+        """The other party's own voice, where this leg hears it under the translation."""
+        if self._closed:
+            return
+        self.buffer.push_original(fmt, data)
+        self._wake()
+
     def clear(self) -> None:
         """Drops queued audio here and at the carrier (sent by the playout task, in order)."""
         self.buffer.clear()

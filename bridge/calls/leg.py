@@ -20,6 +20,7 @@ class Leg:
     connection: LegConnection | None = None
     to_kallglot: Converter | None = None  # carrier format -> Kallglot input, once the call is live
     barge_in: BargeInWatch | None = None  # watches the party's voice, where the route asks
+    hears_me: Leg | None = None  # the leg that also hears this party's own voice, if any
     answered_at: float | None = None
     gone: bool = False  # the carrier call is over: nothing to hang up
 

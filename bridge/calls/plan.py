@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bridge.audio.mixer import Ducking
 from bridge.calls.barge_in import BargeIn
 from bridge.calls.model import Direction, Mode, Role
 from bridge.calls.routes import DEFAULT_APOLOGY, Route, Routes
@@ -51,6 +52,10 @@ class CallPlan:
     @property
     def barge_in(self) -> BargeIn:
         return self.route.barge_in if self.route else BargeIn.OFF
+
+    @property
+    def ducking(self) -> Ducking | None:
+        return self.route.ducking if self.route else None
 
     @property
     def say_language(self) -> str | None:

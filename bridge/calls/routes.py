@@ -15,6 +15,10 @@
     agent_carrier = "telnyx"          # dial the agent on this carrier (default: the caller's)
     barge_in = "clear"                # a listener talking over the translation: "off" (the
                                       # default: it plays on), "clear" (dropped), "duck" (quieter)
+    original_under_translation_db = -18   # each listener also hears the other party's own voice,
+                                      # at this level under the translation (off by default)
+    duck_hold_ms = 300                # the original stays down this long after a translation
+    duck_release_ms = 400             # ... then comes back up over this long
 
     [routes."+15550100001".menu]      # optional keypad language menu
     prompt = "Für Deutsch drücken Sie 1. Pour le français, appuyez sur 2."
@@ -33,6 +37,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bridge.audio.mixer import Ducking
 from bridge.calls.barge_in import BargeIn
 from bridge.calls.model import Mode
 from bridge.settings import ConfigError
@@ -66,6 +71,16 @@ class Route:
     menu: LanguageMenu | None = None
     agent_carrier: str | None = None  # None: the carrier the customer called in on
     barge_in: BargeIn = BargeIn.OFF
+    original_under_translation_db: float | None = None  # None: the translation replaces it
+    duck_hold_ms: int = 300
+    duck_release_ms: int = 400
+
+    @property
+    def ducking(self) -> Ducking | None:
+        """How the other party's own voice sits under the translation (None: it does not)."""
+        if self.original_under_translation_db is None:
+            return None
+        return Ducking(self.original_under_translation_db, self.duck_hold_ms, self.duck_release_ms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +161,7 @@ def _route(number: str, values: dict[str, Any], where: str) -> Route:
         raise ConfigError(
             f"{where}: barge_in must be one of {[b.value for b in BargeIn]}"
         ) from None
+    ducking = _ducking(values, where)
     return Route(
         number=number,
         agent=agent,
@@ -158,7 +174,27 @@ def _route(number: str, values: dict[str, Any], where: str) -> Route:
         menu=_menu(values.get("menu"), f"{where}.menu"),
         agent_carrier=agent_carrier,
         barge_in=barge_in,
+        original_under_translation_db=ducking.db if ducking else None,
+        duck_hold_ms=ducking.hold_ms if ducking else 300,
+        duck_release_ms=ducking.release_ms if ducking else 400,
     )
+
+
+def _ducking(values: Mapping[str, Any], where: str) -> Ducking | None:
+    db = values.get("original_under_translation_db")
+    hold = values.get("duck_hold_ms", 300)
+    release = values.get("duck_release_ms", 400)
+    for key, value in (("duck_hold_ms", hold), ("duck_release_ms", release)):
+        if type(value) is not int:
+            raise ConfigError(f"{where}: {key} must be a whole number of milliseconds")
+    if db is None:
+        return None
+    if type(db) not in (int, float):
+        raise ConfigError(f"{where}: original_under_translation_db must be a number of dB like -18")
+    try:
+        return Ducking(float(db), hold, release)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def _menu(raw: object, where: str) -> LanguageMenu | None:

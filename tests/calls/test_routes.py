@@ -48,6 +48,12 @@ def test_the_documented_example_parses_with_defaults_applied() -> None:
     assert full.barge_in is BargeIn.OFF  # interpreters finish the sentence unless told
     ducking = Routes.from_toml('[defaults]\nbarge_in = "duck"\n[routes."+15550100001"]')
     assert ducking.by_number["+15550100001"].barge_in is BargeIn.DUCK
+    assert full.ducking is None  # the translation replaces the voice unless a route says
+    under = Routes.from_toml(
+        '[defaults]\noriginal_under_translation_db = -18\nduck_hold_ms = 200\n[routes."+15550100001"]'
+    ).by_number["+15550100001"]
+    assert under.ducking is not None
+    assert (under.ducking.db, under.ducking.hold_ms, under.ducking.release_ms) == (-18, 200, 400)
 
 
 @pytest.mark.parametrize(
@@ -60,6 +66,13 @@ def test_the_documented_example_parses_with_defaults_applied() -> None:
         ('[routes."+15550100001"]\ncustomer_language = "German"', "not a language code"),
         ('[routes."+15550100001"]\ncolour = "blue"', "unknown keys"),
         ('[routes."+15550100001"]\nbarge_in = "shout"', "barge_in must be one of"),
+        ('[routes."+15550100001"]\noriginal_under_translation_db = 6', "-60 to 0 dB"),
+        ('[routes."+15550100001"]\noriginal_under_translation_db = "-18"', "a number of dB"),
+        ('[routes."+15550100001"]\nduck_hold_ms = 0.5', "duck_hold_ms must be a whole"),
+        (
+            '[routes."+15550100001"]\noriginal_under_translation_db = -18\nduck_release_ms = -1',
+            "release_ms is 0 to 10000",
+        ),
         ('[routes."+15550100001".menu]\n1 = "de"', "needs a 'prompt'"),
         ('[routes."+15550100001".menu]\nprompt = "x"\n12 = "de"', "not a keypad key"),
         ("[route]", "unknown sections"),

@@ -44,6 +44,7 @@ MIXED = "+15550100051"  # the agent is dialled through Twilio, whichever carrier
 BARGE_CLEAR = "+15550100061"  # a listener talking over the translation clears it
 BARGE_DUCK = "+15550100071"  # ... or ducks it
 CONSOLE = "+15550100081"  # the agent answers in the browser console (agent id "alice")
+DUCKED = "+15550100091"  # each party hears the other's own voice under the translation
 API_TOKEN = "test-api-token-" + "t" * 32
 SECRET = "x" * 40
 
@@ -81,6 +82,12 @@ barge_in = "clear"
 [routes."{BARGE_DUCK}"]
 agent = "{AGENT}"
 barge_in = "duck"
+
+[routes."{DUCKED}"]
+agent = "{AGENT}"
+customer_language = "de"
+agent_language = "en"
+original_under_translation_db = -18
 
 [routes."{CONSOLE}"]
 agent = "browser:alice"
