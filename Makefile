@@ -56,8 +56,8 @@ fmt: install
 run: install
 	BRIDGE_ROUTES="$${BRIDGE_ROUTES:-deploy/routes.example.toml}" exec $(PY) -m bridge serve
 
-demo: install
-	$(PY) -m bridge demo --out demo-out
+demo: install  # more options: make demo ARGS="--duck -18 --carrier vonage"
+	$(PY) -m bridge demo --out demo-out $(ARGS)
 
 bench: install
 	$(PY) -m bench.audio

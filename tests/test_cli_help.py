@@ -43,7 +43,8 @@ def test_serve_help_lists_every_setting_of_readmes_configure_table(
 ) -> None:
     text = help_of(capsys, "serve")
 
-    listed = set(re.findall(r"\b(?:BRIDGE|KALLGLOT|TWILIO|TELNYX)_[A-Z0-9_]+", text))
+    prefixes = "BRIDGE|KALLGLOT|TWILIO|TELNYX|VONAGE|PLIVO|EXOTEL"
+    listed = set(re.findall(rf"\b(?:{prefixes})_[A-Z0-9_]+", text))
     assert configure_table() - listed == set(), "add these to bridge/web/serve.py SETTINGS_HELP"
     assert listed - configure_table() == set(), "serve --help names settings README does not"
 

@@ -28,7 +28,7 @@ class BargeIn(StrEnum):
 class BargeInWatch:
     """One listener's leg: their voice in, the policy applied to what is playing to them."""
 
-    __slots__ = ("_connection", "_detector", "_on_barge_in", "policy")
+    __slots__ = ("_connection", "_detector", "_frame_bytes", "_on_barge_in", "policy")
 
     def __init__(
         self,
@@ -38,12 +38,22 @@ class BargeInWatch:
     ) -> None:
         self.policy = policy
         self._connection = connection
-        self._detector = VoiceActivityDetector(connection.messages.media_format)
+        fmt = connection.messages.media_format
+        self._detector = VoiceActivityDetector(fmt)
+        self._frame_bytes = fmt.bytes_for_ms(20)
         self._on_barge_in = on_barge_in
 
-    def heard(self, frame: bytes) -> None:
-        """One frame of the listener's own voice (hot path: cheap unless they start talking)."""
-        if not self._detector.push(frame):
+    def heard(self, audio: bytes) -> None:
+        """The listener's own voice as their carrier sent it (hot path: cheap unless they start
+        talking). The detector's timing is tuned in 20 ms frames; carriers that send larger
+        chunks (Exotel's 100 ms) are fed to it 20 ms at a time."""
+        size = self._frame_bytes
+        if len(audio) <= size:
+            onset = self._detector.push(audio)
+        else:
+            onsets = [self._detector.push(audio[i : i + size]) for i in range(0, len(audio), size)]
+            onset = any(onsets)
+        if not onset:
             return
         connection = self._connection
         buffer = connection.buffer

@@ -121,8 +121,8 @@ def _report(plan: NumberPlan, apply: bool, url: str, others: list[str], say: Say
         say(f"  {plan.number}  {sid}  {verb}: {current} -> {METHOD} {url}")
     elif plan.step is Step.MISSING and others:
         say(
-            f"  {plan.number}  not on this Twilio account: a {'/'.join(others)} number? "
-            "Those follow their carrier's application, not a per-number URL"
+            f"  {plan.number}  not on this Twilio account: one of {', '.join(others)}? "
+            "Those follow their carrier's application or flow, not a per-number URL"
         )
     else:
         say(f"  {plan.number}  {plan.problem} -> {plan.todo}")

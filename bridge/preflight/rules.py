@@ -15,8 +15,11 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from bridge.carriers.exotel.config import DEFAULT_API_URL as EXOTEL_API_URL
+from bridge.carriers.plivo.config import DEFAULT_API_URL as PLIVO_API_URL
 from bridge.carriers.telnyx.config import DEFAULT_API_URL as TELNYX_API_URL
 from bridge.carriers.twilio.config import DEFAULT_API_URL as TWILIO_API_URL
+from bridge.carriers.vonage.config import DEFAULT_API_URL as VONAGE_API_URL
 from bridge.config import Config
 from bridge.kallglot.probe import ProbeResult, Reach
 from bridge.preflight.findings import DatabaseFacts, Finding, Level
@@ -26,7 +29,13 @@ from bridge.urls import public_http_url, public_ws_url
 # Carrier -> the domain of its real API (from the default URL: api.twilio.com -> twilio.com).
 REAL_DOMAINS = {
     name: ".".join((urlsplit(url).hostname or "").split(".")[-2:])
-    for name, url in (("twilio", TWILIO_API_URL), ("telnyx", TELNYX_API_URL))
+    for name, url in (
+        ("twilio", TWILIO_API_URL),
+        ("telnyx", TELNYX_API_URL),
+        ("plivo", PLIVO_API_URL),
+        ("vonage", VONAGE_API_URL),
+        ("exotel", EXOTEL_API_URL),
+    )
 }
 NOT_PUBLIC_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa", ".localdomain")
 TUNNEL = (

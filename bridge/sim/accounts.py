@@ -12,7 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge.sim.carrier import CarrierSimulator
+from bridge.sim.exotel import ExotelSimulator, exotel_call_in, exotel_settings
+from bridge.sim.plivo import PlivoSimulator
 from bridge.sim.telnyx import TelnyxSimulator
+from bridge.sim.vonage import VonageSimulator
 
 CALLER_ID = "+15550100000"  # the number the bridge's dialled calls come from, on every carrier
 
@@ -62,11 +65,54 @@ async def _telnyx_call_in(
     return await sim.place_call(from_, to, **options)
 
 
+def _vonage_settings(sim: VonageSimulator, bridge_url: str | None) -> dict[str, str]:
+    """At 8 kHz, so that what each party hears can be followed byte for byte (the product's
+    default is 16 kHz; tests/e2e/test_vonage_wideband.py runs that)."""
+    if bridge_url is not None:  # the Vonage application's answer and event URLs
+        sim.answer_url = sim.event_url = bridge_url + "/vonage/voice"
+    return {
+        "VONAGE_APPLICATION_ID": sim.application_id,
+        "VONAGE_PRIVATE_KEY": sim.private_key,
+        "VONAGE_SIGNATURE_SECRET": sim.signature_secret,
+        "VONAGE_CALLER_ID": CALLER_ID,
+        "VONAGE_API_URL": sim.api_url or "",
+        "VONAGE_SAMPLE_RATE": "8000",
+    }
+
+
+async def _vonage_call_in(
+    sim: VonageSimulator, bridge_url: str, from_: str, to: str, **options: Any
+) -> Any:
+    sim.answer_url = sim.event_url = bridge_url + "/vonage/voice"
+    return await sim.place_call(from_, to, **options)
+
+
+def _plivo_settings(sim: PlivoSimulator, bridge_url: str | None) -> dict[str, str]:
+    if bridge_url is not None:  # the Plivo application's answer and hangup URLs
+        sim.answer_url = sim.hangup_url = bridge_url + "/plivo/voice"
+    return {
+        "PLIVO_AUTH_ID": sim.auth_id,
+        "PLIVO_AUTH_TOKEN": sim.auth_token,
+        "PLIVO_CALLER_ID": CALLER_ID,
+        "PLIVO_API_URL": sim.api_url or "",
+    }
+
+
+async def _plivo_call_in(
+    sim: PlivoSimulator, bridge_url: str, from_: str, to: str, **options: Any
+) -> Any:
+    sim.answer_url = sim.hangup_url = bridge_url + "/plivo/voice"
+    return await sim.place_call(from_, to, **options)
+
+
 ACCOUNTS: dict[str, SimulatedAccount] = {
     account.name: account
     for account in (
         SimulatedAccount("twilio", CarrierSimulator, _twilio_settings, _twilio_call_in),
         SimulatedAccount("telnyx", TelnyxSimulator, _telnyx_settings, _telnyx_call_in),
+        SimulatedAccount("vonage", VonageSimulator, _vonage_settings, _vonage_call_in),
+        SimulatedAccount("plivo", PlivoSimulator, _plivo_settings, _plivo_call_in),
+        SimulatedAccount("exotel", ExotelSimulator, exotel_settings, exotel_call_in),
     )
 }
 

@@ -26,6 +26,8 @@ STATUS = {cause.split(":")[1]: word for word, cause in WORDS.items()}
 
 class TelnyxUnderTest:
     name = "telnyx"
+    speaks = True
+    inbound_chunk_ms = 20
     party_type = TelnyxSimCall
 
     def __init__(self, sim: TelnyxSimulator) -> None:

@@ -14,6 +14,8 @@ ACCOUNT = ACCOUNTS["twilio"]
 
 class TwilioUnderTest:
     name = "twilio"
+    speaks = True
+    inbound_chunk_ms = 20
     party_type = SimCall
 
     def __init__(self, sim: CarrierSimulator) -> None:

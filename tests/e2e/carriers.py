@@ -14,16 +14,24 @@ from typing import Any, Protocol
 
 from bridge.sim.accounts import CALLER_ID
 from bridge.sim.carrier import CarrierSimulator, SimCall
+from bridge.sim.exotel import ExotelSimCall
+from bridge.sim.plivo import PlivoSimCall
 from bridge.sim.telnyx import TelnyxSimCall, TelnyxSimulator
 from bridge.sim.telnyx_quirks import TelnyxQuirks
+from bridge.sim.vonage import VonageSimCall
+from tests.e2e.carrier_exotel import ExotelUnderTest
+from tests.e2e.carrier_plivo import PlivoUnderTest
 from tests.e2e.carrier_telnyx import TelnyxUnderTest
 from tests.e2e.carrier_twilio import TwilioUnderTest
+from tests.e2e.carrier_vonage import VonageUnderTest
 
-Party = SimCall | TelnyxSimCall
+Party = SimCall | TelnyxSimCall | ExotelSimCall | PlivoSimCall | VonageSimCall
 
 
 class CarrierUnderTest(Protocol):
     name: str
+    speaks: bool  # reads text out: greetings, the language menu, apologies
+    inbound_chunk_ms: int  # how much of a party's voice one of its media messages carries
     party_type: type  # its simulator's calls
 
     @property
@@ -62,6 +70,9 @@ class CarrierUnderTest(Protocol):
 ADAPTERS: dict[str, Any] = {
     "twilio": TwilioUnderTest,
     "telnyx": TelnyxUnderTest,
+    "exotel": ExotelUnderTest,
+    "plivo": PlivoUnderTest,
+    "vonage": VonageUnderTest,
 }
 CARRIERS = tuple(ADAPTERS)
 
@@ -139,6 +150,22 @@ def worded(carrier: str, outcome: str) -> str:
     """`outcome` (Twilio's word: "no-answer", "busy", ...) as `carrier` reports it."""
     word: str = ADAPTERS[carrier].worded(outcome)
     return word
+
+
+def apology(carrier: str) -> list[str]:
+    """The control an apology (or the busy message) takes on `carrier`: a redirect to it, or,
+    on a carrier that cannot say it (Exotel), the hang-up alone."""
+    return ["redirect"] if ADAPTERS[carrier].speaks else ["hang_up"]
+
+
+def speaks(carrier: str) -> bool:
+    return bool(ADAPTERS[carrier].speaks)
+
+
+def chunk_lag_s(carrier: str) -> float:
+    """How much later than in 20 ms frames a party's voice may reach the bridge on
+    `carrier`, for arriving in larger chunks (Exotel: up to 80 ms)."""
+    return (int(ADAPTERS[carrier].inbound_chunk_ms) - 20) / 1000
 
 
 def signed_status(

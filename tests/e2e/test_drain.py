@@ -24,7 +24,7 @@ import pytest
 
 from bridge.sim.kallglot import KallglotSimulator
 from bridge.sim.softphone import Phone
-from tests.e2e.carriers import CARRIERS, Party, Sims, control
+from tests.e2e.carriers import CARRIERS, Party, Sims, apology, control, speaks
 from tests.e2e.conftest import (
     AGENT,
     API_TOKEN,
@@ -161,7 +161,8 @@ async def test_sigterm_lets_the_live_call_finish_refuses_new_ones_and_exits_0(
             assert response.status == 503
             assert (await response.json())["reason"] == "draining"
         latecomer = await started.call_in()
-        await latecomer.wait_said(BUSY)
+        if speaks(started.carrier_name):  # else the flow's own failure branch answers it
+            await latecomer.wait_said(BUSY)
         await latecomer.ended.wait()
 
         # The live call is untouched: both ways, whole and in order.
@@ -219,8 +220,9 @@ async def test_a_second_ctrl_c_ends_the_live_call_now_cleanly_and_exits_0(
         draining = await bridge.logged("draining")
         assert bridge.process.returncode is None  # the first Ctrl-C waits for the call
         bridge.process.send_signal(signal.SIGINT)
-        await customer.wait_said(APOLOGY)
-        await agent.wait_said(APOLOGY)
+        if speaks(started.carrier_name):
+            await customer.wait_said(APOLOGY)
+            await agent.wait_said(APOLOGY)
         assert await bridge.exited() == 0
         await customer.ended.wait()
         await agent.ended.wait()
@@ -231,7 +233,8 @@ async def test_a_second_ctrl_c_ends_the_live_call_now_cleanly_and_exits_0(
     assert "Ctrl-C again" in draining["message"]
     summary = await bridge.logged("call_summary")
     assert summary["end_reason"] == "shutdown"
-    assert control(customer) == control(agent) == ["redirect"]  # the apology, then the end
+    # The apology, then the end.
+    assert control(customer) == control(agent) == apology(started.carrier_name)
     (session,) = kallglot.sessions.values()
     assert session.ended_transitions == 1
     assert bridge.raw == []  # no traceback or other stray text in the JSON stream

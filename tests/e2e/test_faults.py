@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from bridge.calls.model import EndReason
-from tests.e2e.carriers import CARRIERS, control, signed_status
+from tests.e2e.carriers import CARRIERS, apology, control, signed_status, speaks
 from tests.e2e.conftest import (
     Neighbour,
     StackFactory,
@@ -61,12 +61,13 @@ async def test_a_kallglot_stream_that_cannot_come_back_ends_the_call_with_an_apo
         stack.kallglot.faults.refuse_reconnects = True
         await stack.kallglot.drop_stream(call.session.id)
         await assert_cleaned_up(stack, call)
-        await customer.wait_said(APOLOGY)
-        await agent.wait_said(APOLOGY)
+        if speaks(stack.carrier_name):
+            await customer.wait_said(APOLOGY)
+            await agent.wait_said(APOLOGY)
         stack.kallglot.faults.refuse_reconnects = False
 
     assert call.end_reason is EndReason.KALLGLOT_FAILED
-    assert control(customer) == control(agent) == ["redirect"]
+    assert control(customer) == control(agent) == apology(stack.carrier_name)
 
 
 @pytest.mark.parametrize("status", [429, 500, 502, 503])

@@ -14,7 +14,7 @@ import pytest
 
 from bridge.calls.model import EndReason
 from bridge.sim.softphone import Phone
-from tests.e2e.carriers import CARRIERS, control, final_status, worded
+from tests.e2e.carriers import CARRIERS, apology, control, final_status, speaks, worded
 from tests.e2e.conftest import (
     AGENT,
     CENTRE,
@@ -99,12 +99,14 @@ async def test_an_unanswered_agent_means_an_apology_and_a_clean_end(
         customer = await stack.call_in(CUSTOMER, CENTRE)
         call = await stack.call_for()
         await call.ended()
-        await customer.wait_said("Leider ist niemand erreichbar.")
+        if speaks(stack.carrier_name):
+            await customer.wait_said("Leider ist niemand erreichbar.")
         await customer.ended.wait()
 
     assert call.end_reason is EndReason.AGENT_UNAVAILABLE
     assert call.error == worded(stack.carrier_name, "no-answer")
-    assert control(customer) == ["redirect"]  # the apology replaced the stream, then hung up
+    # The apology replaced the stream, then the call was hung up (where it can be said).
+    assert control(customer) == apology(stack.carrier_name)
     assert final_status(customer) == "completed"
     (session,) = stack.kallglot.sessions.values()
     assert session.ended_transitions == 1
@@ -113,6 +115,8 @@ async def test_an_unanswered_agent_means_an_apology_and_a_clean_end(
 
 async def test_the_keypad_menu_sets_the_callers_language(make_stack: StackFactory) -> None:
     stack = await make_stack()
+    if not speaks(stack.carrier_name):
+        pytest.skip("the carrier reads no menu: its calls take the route's language (README)")
     stack.carrier.add_phone(AGENT, Phone(ring_s=0.1))
     async with asyncio.timeout(20):
         chose = await stack.call_in(CUSTOMER, MENU, digits="2")

@@ -11,7 +11,7 @@ import pytest
 from bridge.audio import codecs
 from bridge.audio.formats import PCM16_16K, Encoding
 from bridge.sim.softphone import Phone
-from tests.e2e.carriers import CARRIERS
+from tests.e2e.carriers import CARRIERS, chunk_lag_s
 from tests.e2e.conftest import (
     AGENT,
     ASSIST,
@@ -131,7 +131,9 @@ async def test_at_hang_up_the_callers_last_words_reach_kallglot(make_stack: Stac
         await call.activated.wait()
         customer.speak(tone.tobytes())  # half a second, then straight to the hang-up
         said_from = len(customer.tick_at)
-        await customer.wait_until(lambda: len(customer.tick_at) >= said_from + 26)
+        # ... once its last chunk has left the carrier (26 ticks of 20 ms frames).
+        ticks = 26 + round(chunk_lag_s(stack.carrier_name) / 0.02)
+        await customer.wait_until(lambda: len(customer.tick_at) >= said_from + ticks)
         await customer.hang_up()
         await call.ended()
 

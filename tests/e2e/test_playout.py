@@ -16,7 +16,7 @@ import pytest
 from bridge.audio import codecs
 from bridge.audio.formats import Encoding
 from bridge.sim.softphone import FRAME_BYTES
-from tests.e2e.carriers import CARRIERS, Party
+from tests.e2e.carriers import CARRIERS, Party, chunk_lag_s
 from tests.e2e.conftest import BARGE_CLEAR, BARGE_DUCK, StackFactory, bridged_call, metric, mulaw
 
 RATE = 8000
@@ -126,7 +126,8 @@ async def test_barge_in_clear_stops_the_translation_within_100_ms(
         await customer.hang_up()
         await call.ended()
 
-    assert agent.clears[0] - voiced_at <= 0.100
+    # Within 100 ms of the voice reaching the bridge (a carrier's larger chunks come later).
+    assert agent.clears[0] - voiced_at <= 0.100 + chunk_lag_s(stack.carrier_name)
     assert metric(stack, "bridge_barge_ins_total", policy="clear") == 1
     assert not customer.clears  # the customer never talked over anything
 
