@@ -1,10 +1,14 @@
-"""Cost and latency of the streaming converter per 20 ms frame, per direction, per soxr quality.
+"""Cost and latency of the streaming converter per 20 ms frame, per direction, per soxr quality,
+and the cost of mixing the original under the translation per listener leg.
 
     make bench        (or: python -m bench.audio)
 
 Prints microseconds per frame (median of several timed runs, plus p95 across runs) and how much
 audio soxr holds back in steady state (its block processing releases output in bursts; this is
-latency added on top of the filter's own group delay).
+latency added on top of the filter's own group delay). Mixing (a route's
+`original_under_translation_db`) is priced per leg-second: 50 frames of the other party's voice,
+each either passed on untouched (no translation playing) or mixed with a translation frame and
+ducked (the worst case: translation all the time).
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ import time
 import numpy as np
 
 from bridge.audio.converter import DEFAULT_QUALITY, QUALITIES, Converter
-from bridge.audio.formats import MULAW_8K, PCM16_16K, PCM16_24K, AudioFormat
+from bridge.audio.formats import MULAW_8K, PCM16_16K, PCM16_24K, AudioFormat, Encoding
+from bridge.audio.mixer import Ducking, OriginalMixer
 
 DIRECTIONS: list[tuple[AudioFormat, AudioFormat]] = [
     (MULAW_8K, PCM16_16K),
@@ -60,6 +65,39 @@ def held_ms(src: AudioFormat, dst: AudioFormat, quality: str) -> tuple[float, fl
     return statistics.median(steady), max(steady)
 
 
+def mixing_micros(fmt: AudioFormat, translated: bool) -> list[float]:
+    """Microseconds per frame of the original through `OriginalMixer`, with a translation
+    frame mixed into every one (`translated`) or none."""
+    original = speechlike_frames(fmt, FRAMES_PER_RUN)
+    translation = speechlike_frames(fmt, FRAMES_PER_RUN)[::-1]
+    results = []
+    for _ in range(RUNS):
+        mixer = OriginalMixer(fmt, Ducking(-18))
+        start = time.perf_counter_ns()
+        for i, frame in enumerate(original):
+            if translated:
+                mixer.translation([translation[i]])
+            mixer.original(frame)
+        results.append((time.perf_counter_ns() - start) / 1000 / len(original))
+    return results
+
+
+def mixing_table() -> None:
+    print()
+    print("Mixing the original under the translation, per listener leg (route option)")
+    header = f"{'leg format':<18}{'translation':<13}{'us/frame p50':>14}{'p95':>8}{'ms/leg-s':>10}"
+    print(header)
+    print("-" * len(header))
+    for fmt in (MULAW_8K, PCM16_16K, AudioFormat(Encoding.PCM16LE, 48000)):
+        for translated in (False, True):
+            runs = sorted(mixing_micros(fmt, translated))
+            p50 = statistics.median(runs)
+            p95 = runs[min(len(runs) - 1, round(0.95 * (len(runs) - 1)))]
+            label = "mixed, ducked" if translated else "none"
+            print(f"{fmt!s:<18}{label:<13}{p50:>14.2f}{p95:>8.2f}{p50 * 50 / 1000:>10.3f}")
+    print("ms/leg-s: CPU milliseconds per second of one listener's call (50 frames)")
+
+
 def main() -> None:
     print(f"Converter cost per 20 ms frame ({FRAMES_PER_RUN} frames x {RUNS} runs)")
     header = f"{'direction':<28}{'quality':<8}{'us/frame p50':>14}{'p95':>8}{'held ms p50':>13}{'max':>7}"
@@ -78,6 +116,7 @@ def main() -> None:
     passthrough = micros_per_frame(MULAW_8K, MULAW_8K, DEFAULT_QUALITY)
     print(f"{'mulaw/8000 passthrough':<36}{statistics.median(passthrough):>14.2f}")
     print("* default quality (see bridge/audio/converter.py for why)")
+    mixing_table()
 
 
 if __name__ == "__main__":

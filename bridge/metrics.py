@@ -57,7 +57,8 @@ class Metrics:
         self.added_latency = Histogram(
             "bridge_added_latency_seconds",
             "Delay the bridge adds per chunk: carrier frame in to Kallglot chunk out (inbound, "
-            "after batching) and Kallglot chunk in to its first carrier frame out (outbound)",
+            "after batching) and Kallglot chunk in to its first carrier frame out (outbound; "
+            "with the original mixed under it, from the original frame that carries it)",
             ["direction"],
             buckets=LATENCY_BUCKETS,
             registry=r,

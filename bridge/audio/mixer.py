@@ -102,8 +102,7 @@ class OriginalMixer:
 
     def translation(self, frames: list[bytes], arrived_at: float | None = None) -> None:
         """Queues translation frames (whole frames in `format`); `arrived_at` is when the chunk
-        they came in arrived, handed back with the frame that carries its first frame (None:
-        a talkspurt's tail, which may go at once)."""
+        they came in arrived (None: a talkspurt's tail, which may go at once)."""
         if frames and not self._waiting and self._ready_at is None:
             self._ready_at = (arrived_at + self._prebuffer_s) if arrived_at is not None else 0.0
         self.stats.translation_in += len(frames)
@@ -113,8 +112,10 @@ class OriginalMixer:
     def original(self, frame: bytes, now: float = 0.0) -> tuple[bytes, float | None]:
         """The frame to send for one frame of the original (arrived at `now`): mixed with the
         next translation frame if one waits (and its talkspurt's prebuffer has passed), at the
-        original's current gain. Also the arrival time of the translation chunk whose first
-        frame this carries (None otherwise)."""
+        original's current gain. Also, where it carries a translation chunk's first frame,
+        `now`: the bridge's added latency for that chunk counts from here, since until then the
+        translation waited in step with the original, as it waits in a carrier's buffer
+        without the original (None otherwise)."""
         waiting = self._next_translation(now)
         start = self._gain
         if waiting is not None and not is_silent(waiting.frame, self.format):
@@ -135,7 +136,8 @@ class OriginalMixer:
         if waiting is not None:
             self.stats.frames_mixed += 1
             mixed += self._pcm(waiting.frame)
-        return self._encode(self._limited(mixed)), waiting.arrived_at if waiting else None
+        carries_chunk = waiting is not None and waiting.arrived_at is not None
+        return self._encode(self._limited(mixed)), now if carries_chunk else None
 
     def _next_translation(self, now: float) -> _Waiting | None:
         ready_at = self._ready_at

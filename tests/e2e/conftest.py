@@ -45,6 +45,7 @@ BARGE_CLEAR = "+15550100061"  # a listener talking over the translation clears i
 BARGE_DUCK = "+15550100071"  # ... or ducks it
 CONSOLE = "+15550100081"  # the agent answers in the browser console (agent id "alice")
 DUCKED = "+15550100091"  # each party hears the other's own voice under the translation
+CONSOLE_DUCKED = "+15550100092"  # ... with the agent in the console
 API_TOKEN = "test-api-token-" + "t" * 32
 SECRET = "x" * 40
 
@@ -85,6 +86,12 @@ barge_in = "duck"
 
 [routes."{DUCKED}"]
 agent = "{AGENT}"
+customer_language = "de"
+agent_language = "en"
+original_under_translation_db = -18
+
+[routes."{CONSOLE_DUCKED}"]
+agent = "browser:alice"
 customer_language = "de"
 agent_language = "en"
 original_under_translation_db = -18
