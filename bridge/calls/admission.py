@@ -3,8 +3,10 @@ call refused at the door.
 
 A ticket is good for one stream. The first stream to present it claims its leg: here at once
 (so a second stream for a live leg is refused, and the genuine one keeps it), and in the call
-records (so another instance, or this one after a restart, refuses it too, and a call that has
-ended is never rebuilt from a replayed ticket and its record never rewritten). When the records
+records (so another instance, or this one after a restart, refuses it too). A call that has
+ended is never rebuilt, and its record never rewritten, neither from a replayed ticket nor from
+one never used: a party who answers a dial after the others hung up (the records refuse claims
+for a call they hold as ended, and the instance it ended on remembers it). When the records
 cannot be reached, the claim here stands alone: the call goes ahead, and the gap is logged.
 Where the ticket binds a carrier call, the stream must be for that call: a stream that names
 another caller's call is never attached (and so can never hang that caller up).
@@ -52,8 +54,8 @@ async def admit(
     registry.use_ticket(ticket)
     if await claims.claim_stream(ticket.call_id, ticket.role.value, stream_id) is False:
         raise TicketUsed(
-            f"the {ticket.role.value} leg's ticket was used before (on another instance, or "
-            "before a restart)"
+            f"the {ticket.role.value} leg's ticket was used before, or its call has ended (on "
+            "another instance, or before a restart)"
         )
     return registry.get_or_create(ticket, carrier)
 

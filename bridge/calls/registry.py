@@ -28,6 +28,9 @@ from bridge.calls.summary import CallSummary
 from bridge.calls.tickets import Ticket
 
 RECENT_CALLS = 1000
+# How long a call that ended here refuses its tickets: longer than any ticket lives (at most
+# BRIDGE_TICKET_TTL_S, 3600, after its dial's ring time).
+OVER_KEPT_S = 7200.0
 PRUNE_EVERY_S = 10.0  # how often the uses of expired tickets are forgotten
 
 
@@ -55,6 +58,7 @@ class CallRegistry:
         self._services = services
         self._calls: dict[str, Call] = {}
         self._recent: deque[CallSummary] = deque(maxlen=RECENT_CALLS)
+        self._over: dict[str, float] = {}  # calls that ended here -> until when to remember
         self._on_ended = on_ended
         self._on_created = on_created
         self._on_progress = on_progress
@@ -109,6 +113,11 @@ class CallRegistry:
             call = self._calls.get(ticket.call_id)
             state = "attached to the live call" if call else "used by a call that has ended"
             raise TicketUsed(f"the {ticket.role.value} leg's ticket was {state}")
+        if ticket.call_id in self._over:
+            raise TicketUsed(
+                f"the call ended before its {ticket.role.value} leg's stream came (a party "
+                "who answered after the others hung up)"
+            )
         self._used[leg] = float(ticket.expires_at)
 
     def get_or_create(self, ticket: Ticket, carrier: str) -> Call:
@@ -151,6 +160,7 @@ class CallRegistry:
     def _ended(self, call: Call) -> None:
         if self._calls.pop(call.id, None) is not None:
             self._recent.append(call.summary())
+        self._over[call.id] = self._services.clock() + OVER_KEPT_S
         if not self._calls:
             self._idle.set()
         self._on_ended(call)
@@ -167,6 +177,8 @@ class CallRegistry:
             self._pruned_at = now
             for leg in [leg for leg, expires in self._used.items() if expires < now]:
                 del self._used[leg]
+            for call_id in [c for c, until in self._over.items() if until < now]:
+                del self._over[call_id]
 
     async def wait_idle(self) -> None:
         await self._idle.wait()

@@ -125,9 +125,16 @@ ADOPT_SESSIONS = f"""UPDATE kallglot_sessions SET
 RECOVER_SESSION = f"""INSERT INTO kallglot_sessions
         (call_id, state, state_rank, session_id, created_at, updated_at)
     VALUES ($1, '{ENDING}', {ENDING_RANK}, $2, $3, $3) ON CONFLICT (call_id) DO NOTHING"""
+# A leg is claimed once, and never for a call whose record says it has ended: a party who
+# answers a dial after the others hung up (a carrier that cannot cancel a ringing dial) brings
+# an unused ticket, and must not rebuild the call or rewrite its record.
 CLAIM_STREAM = (
     "INSERT INTO stream_claims (call_id, role, instance, stream_id, claimed_at) "
-    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (call_id, role) DO NOTHING"
+    "SELECT CAST($1 AS TEXT), CAST($2 AS TEXT), CAST($3 AS TEXT), CAST($4 AS TEXT), "
+    "CAST($5 AS DOUBLE PRECISION) "
+    "WHERE NOT EXISTS (SELECT 1 FROM calls WHERE call_id = CAST($1 AS TEXT) "
+    "AND ended_at IS NOT NULL) "
+    "ON CONFLICT (call_id, role) DO NOTHING"
 )
 PRUNE_CLAIMS = "DELETE FROM stream_claims WHERE claimed_at < $1"
 SELECT_SESSION = (

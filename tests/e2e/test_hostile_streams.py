@@ -22,10 +22,12 @@ from bridge.calls.call import Call
 from bridge.calls.model import EndReason
 from bridge.carriers.twilio import TwilioCarrierSide
 from bridge.carriers.twilio.signature import SIGNATURE_HEADER, TwilioSignatures
+from bridge.sim.softphone import Phone
 from bridge.sim.twiml_parse import Connect, parse_twiml
 from bridge.web.keys import STORE
 from tests.e2e.conftest import (
     AGENT,
+    CENTRE,
     CUSTOMER,
     SOLO,
     Neighbour,
@@ -137,7 +139,8 @@ async def test_a_ticket_replayed_after_its_call_ended_changes_nothing_on_any_ins
         (POLICY_VIOLATION, "the customer leg's ticket was used by a call that has ended"),
         (
             POLICY_VIOLATION,
-            "the customer leg's ticket was used before (on another instance, or before a restart)",
+            "the customer leg's ticket was used before, or its call has ended (on another "
+            "instance, or before a restart)",
         ),
     ]
     assert after == before  # end reason, carrier ids, audio seconds: all as they were
@@ -240,3 +243,51 @@ async def test_the_dialled_legs_stream_must_be_for_the_call_the_bridge_dialled(
     assert code == POLICY_VIOLATION
     assert reason.startswith("the stream is for carrier call CA5555")
     assert reason.endswith(f"its leg is {agent.sid}")
+
+
+async def test_a_party_answering_after_the_call_ended_rebuilds_nothing_on_any_instance(
+    stacks: RecordsStacks,
+) -> None:
+    """A dial the carrier could not cancel in time (Exotel cannot at all) is answered after
+    the caller hung up: its stream brings the agent leg's ticket, never used. It must not
+    start the call again (a Kallglot session, a second record) here or on another instance."""
+    first = await stacks.start()
+    second = await stacks.start(reuse=first, BRIDGE_INSTANCE_ID="bridge-other")
+    first.carrier.add_phone(AGENT, Phone(ring_s=30))
+    async with asyncio.timeout(20):
+        customer = await first.call_in(CUSTOMER, CENTRE)
+        agent = await first.carrier.next_call(to=AGENT)
+        call = await first.call_for()
+        await customer.hang_up()
+        await call.ended()
+        await first.app[STORE].flush()
+        before = await first.app[STORE].get(call.id)
+        verbs = agent.setup.document.verbs or ()
+        (stream,) = [verb.stream for verb in verbs if isinstance(verb, Connect)]
+        late = []
+        for stack in (first, second):
+            async with carrier_socket(stack, call.id, dict(stream.parameters), agent.sid) as (
+                ws,
+                _,
+            ):
+                late.append(await closed_with(ws))
+        await first.app[STORE].flush()
+        await second.app[STORE].flush()
+        after = await first.app[STORE].get(call.id)
+
+    assert late == [
+        (
+            POLICY_VIOLATION,
+            "the call ended before its agent leg's stream came (a party who answered after "
+            "the others hung up)",
+        ),
+        (
+            POLICY_VIOLATION,
+            "the agent leg's ticket was used before, or its call has ended (on another instance, "
+            "or before a restart)",
+        ),
+    ]
+    assert after == before
+    assert len(first.kallglot.sessions) <= 1  # the call's own, if it got that far; no other
+    assert not first.live_calls()
+    assert not second.live_calls()

@@ -98,6 +98,15 @@ async def test_instances_adopting_together_take_each_obligation_once(store: Stor
     assert sorted(taken) == sorted(f"call_{n:04d}" for n in range(40))
 
 
+async def test_no_leg_of_a_call_that_has_ended_is_claimed(store: Store) -> None:
+    """A party answering a dial after the call ended brings a ticket nobody used."""
+    now = time.time()
+    await store.save_calls([a_call(7, state="active")])
+    assert await store.claim_stream("call_0007", "customer", ME, "MZ1", now)
+    await store.save_calls([a_call(7)])  # ended
+    assert not await store.claim_stream("call_0007", "agent", PEER, "MZ2", now)
+
+
 async def test_a_stream_claim_is_granted_once_and_forgotten_after_its_time(store: Store) -> None:
     now = time.time()
     assert await store.claim_stream("call_1", "customer", ME, "MZ1", now)
