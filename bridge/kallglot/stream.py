@@ -76,6 +76,7 @@ class KallglotStream:
     ) -> None:
         self.settings = settings
         self.state = State.NEW
+        self._reconnected = asyncio.Event()  # set when a reconnect ends, whichever way
         self._client = client
         self._protocol = protocol or protocol_for(settings.stream_protocol)
         self._log = log.bind(session_id=session.id)
@@ -175,6 +176,7 @@ class KallglotStream:
                 return
             self.stats.drops += 1
             self.state = State.RECONNECTING
+            self._reconnected.clear()
             self._log.warning("kallglot_stream_dropped", close_code=ws.close_code)
             started = time.monotonic()
             try:
@@ -189,10 +191,11 @@ class KallglotStream:
                 self._log.error("kallglot_stream_failed", error=describe(exc))
                 self._finish(StreamFailed(str(exc)))
                 return
-            if self.state is State.CLOSING:  # close() began while we were reconnecting
+            if self.state is State.CLOSING:  # close() gave up waiting for this reconnect
                 await ws.close()
                 return
             self.state = State.OPEN
+            self._reconnected.set()
             self._ws = ws
             self.stats.connections += 1
             self.stats.reconnects += 1
@@ -243,6 +246,12 @@ class KallglotStream:
     # -- ending ---------------------------------------------------------------------------
 
     async def _close(self) -> None:
+        if self.state is State.RECONNECTING:
+            # Dropped just before the end: the audio tail waits in the reconnect buffer, and
+            # goes out on the new socket if it comes within the end timeout.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.settings.end_timeout_s):
+                    await self._wait_reconnected()
         was_open = self.state is State.OPEN
         self.state = State.CLOSING
         ws = self._ws
@@ -271,6 +280,16 @@ class KallglotStream:
         self.end_confirmed = confirmed
         self.state = State.CLOSED
         self._finish(Ended("closed", self.session.id))
+
+    async def _wait_reconnected(self) -> None:
+        """Until the reconnect under way ends: open again, or given up (the supervisor ends)."""
+        supervisor = self._supervisor
+        waiting = asyncio.ensure_future(self._reconnected.wait())
+        pending = {waiting} | ({supervisor} if supervisor is not None else set())
+        try:
+            await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiting.cancel()
 
     async def _end_on_socket(self, ws: ClientConnection) -> None:
         """Flush the audio tail, send `session.end`, wait briefly for `session.ended`, close."""

@@ -28,6 +28,44 @@ class SimulatedCall(Protocol):
 
 
 C = TypeVar("C", bound=SimulatedCall)
+T = TypeVar("T")
+
+
+class InOrderDelivery(Generic[T]):
+    """A call's webhooks or callbacks, sent one at a time in the order queued by a task the
+    first one starts, so that a carrier's events reach the bridge in the order they happened.
+    Each carrier says in `_deliver` how one goes out and what it records."""
+
+    def __init__(self, task_name: str | None = None) -> None:
+        """`task_name` names the delivery task (with this queue's id), for leak reports."""
+        self._task_name = task_name
+        self._queue: asyncio.Queue[T | None] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    def _put(self, item: T) -> None:
+        self._queue.put_nowait(item)
+        if self._task is None:
+            name = f"{self._task_name}-{id(self)}" if self._task_name else None
+            self._task = asyncio.create_task(self._deliver_all(), name=name)
+
+    async def drain(self, timeout_s: float) -> None:
+        """Waits (up to `timeout_s`) until everything queued so far was delivered."""
+        if self._task is not None and not self._task.done():
+            self._queue.put_nowait(None)
+            await asyncio.wait([self._task], timeout=timeout_s)
+
+    async def cancel(self) -> None:
+        """Simulator shutdown: the delivery stops, whatever is still queued stays unsent."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            await asyncio.wait([self._task])
+
+    async def _deliver_all(self) -> None:
+        while (item := await self._queue.get()) is not None:
+            await self._deliver(item)
+
+    async def _deliver(self, item: T) -> None:
+        raise NotImplementedError
 
 
 class LazySession:

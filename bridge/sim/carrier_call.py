@@ -21,8 +21,8 @@ from bridge.audio.formats import Encoding
 from bridge.sim.carrier_callbacks import StatusCallbacks
 from bridge.sim.carrier_http import SignedHttp
 from bridge.sim.carrier_stream import StreamSession, open_stream
-from bridge.sim.softphone import FRAME_BYTES, SILENCE, Phone
-from bridge.sim.softphone_record import Recording
+from bridge.sim.party import SimulatedParty, ring
+from bridge.sim.softphone import SILENCE, Phone
 from bridge.sim.twiml_exec import Document, TwimlRunner
 from bridge.sim.twiml_parse import Stream, TwimlError, Verb, parse_twiml
 
@@ -49,8 +49,13 @@ class CallSetup:
     timeout_s: float = 60.0
 
 
-class SimCall(Recording):
-    """A call in the simulator, seen from the party at its far end (callee or caller)."""
+class SimCall(SimulatedParty):
+    """A call in the simulator, seen from the party at its far end (callee or caller).
+
+    The party's voice goes out as Twilio's stream carries it: 8 kHz mu-law.
+    """
+
+    SILENCE_FRAME = SILENCE
 
     def __init__(
         self,
@@ -62,19 +67,13 @@ class SimCall(Recording):
         clock_ppm: Callable[[], float] = lambda: 0.0,
     ) -> None:
         """`clock_ppm` gives the carrier's clock skew, read as each media stream starts."""
-        super().__init__()
+        super().__init__(phone)
         self.sid, self.account_sid, self.setup, self.phone = sid, account_sid, setup, phone
         self.direction, self.from_, self.to = setup.direction, setup.from_, setup.to
         self.created_at = self.updated_at = datetime.now(UTC)
         self.answered_at: datetime | None = None
         self.ended_at: datetime | None = None
-        self.keypad: asyncio.Queue[str] = asyncio.Queue()
-        for key in phone.digits if phone else "":
-            self.keypad.put_nowait(key)
         self._http, self._clock_ppm = http, clock_ppm
-        pcm = phone.audio if phone else b""
-        self._speech = codecs.encode(Encoding.MULAW, pcm)
-        self._spoken = 0
         self._document = setup.document
         self._redirect: Document | None = None
         self._final: str | None = None
@@ -121,39 +120,11 @@ class SimCall(Recording):
         self._end("completed" if self.answered.is_set() else "canceled")
         await self.ended.wait()
 
-    async def press(self, digits: str) -> None:
-        """Keys pressed now: sent as `dtmf` during a stream, else kept for the next Gather."""
-        for key in digits:
-            if self._session is not None:
-                await self._session.send_dtmf(key)
-                self.digits_sent.append(key)
-            else:
-                self.keypad.put_nowait(key)
+    def _stream(self) -> StreamSession | None:
+        return self._session
 
-    def drop_stream(self) -> None:
-        """Fault: the media stream's connection is lost mid-call (see StreamSession.drop)."""
-        if self._session is not None:
-            self._session.drop()
-
-    def stall(self, seconds: float) -> None:
-        """Fault: the media stream freezes for `seconds` (see StreamSession.stall)."""
-        if self._session is None:
-            raise RuntimeError(f"call {self.sid} has no media stream to stall")
-        self._session.stall(seconds)
-
-    def speak(self, pcm: bytes) -> None:
-        """The party starts saying `pcm` (8 kHz PCM16) now, after whatever it has not said yet.
-
-        Tests speak once the call is bridged, so that every word can be accounted for.
-        """
-        self._speech = self._speech[self._spoken :] + codecs.encode(Encoding.MULAW, pcm)
-        self._spoken = 0
-
-    def _speak(self) -> bytes:
-        """The party's next 20 ms of voice (mu-law); silence once the script is spoken."""
-        frame = self._speech[self._spoken : self._spoken + FRAME_BYTES]
-        self._spoken += len(frame)
-        return frame + SILENCE[len(frame) :] if len(frame) < FRAME_BYTES else frame
+    def _encode(self, pcm: bytes) -> bytes:
+        return codecs.encode(Encoding.MULAW, pcm)
 
     # ---- control by the REST API ----------------------------------------------------------
 
@@ -218,7 +189,7 @@ class SimCall(Recording):
 
     async def run_stream(self, stream: Stream) -> None:
         session = await open_stream(
-            self._http, self, stream, self.sid, self.account_sid, self._speak, self._clock_ppm()
+            self._http, self, stream, self.sid, self.account_sid, self.next_frame, self._clock_ppm()
         )
         if session is None:
             return
@@ -262,13 +233,9 @@ class SimCall(Recording):
             self._final = "failed"  # no such number
             return False
         self._set_status("ringing")
-        if phone.answer == "no-answer" or (phone.answer == "answer" and phone.ring_s > timeout):
-            await asyncio.sleep(min(phone.ring_s, timeout))
-            self._final = "no-answer"
-            return False
-        await asyncio.sleep(phone.ring_s)
-        if phone.answer != "answer":
-            self._final = phone.answer
+        outcome = await ring(phone, timeout)
+        if outcome != "answer":
+            self._final = "no-answer" if outcome == "timeout" else outcome
             return False
         self._answer()
         return True

@@ -7,10 +7,10 @@ refused callback is recorded as Twilio's warning 15003 and changes nothing about
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from email.utils import format_datetime
 
+from bridge.sim.carrier_base import InOrderDelivery
 from bridge.sim.carrier_http import SignedHttp
 from bridge.sim.softphone import StatusCallbackRecord
 from bridge.sim.softphone_record import Recording
@@ -24,7 +24,7 @@ def rfc2822(moment: datetime) -> str:
     return format_datetime(moment)
 
 
-class StatusCallbacks:
+class StatusCallbacks(InOrderDelivery[tuple[str, dict[str, str]]]):
     def __init__(
         self,
         http: SignedHttp,
@@ -33,11 +33,10 @@ class StatusCallbacks:
         method: str,
         events: tuple[str, ...],
     ) -> None:
+        super().__init__()
         self._http, self._record = http, record
         self._url, self._method, self._events = url, method, events
         self._sequence = 0
-        self._queue: asyncio.Queue[dict[str, str] | None] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
 
     def status_changed(
         self, status: str, params: dict[str, str], at: datetime, duration_s: int | None
@@ -54,26 +53,12 @@ class StatusCallbacks:
         if event == "completed":
             params["CallDuration"] = str(duration_s or 0)
         self._sequence += 1
-        self._queue.put_nowait(params)
-        if self._task is None:
-            self._task = asyncio.create_task(self._deliver(self._url))
+        self._put((self._url, params))
 
-    async def drain(self, timeout_s: float) -> None:
-        """Waits (up to `timeout_s`) until everything queued so far was delivered."""
-        if self._task is not None and not self._task.done():
-            self._queue.put_nowait(None)
-            await asyncio.wait([self._task], timeout=timeout_s)
-
-    async def cancel(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            await asyncio.wait([self._task])
-
-    async def _deliver(self, url: str) -> None:
-        record = self._record
-        while (params := await self._queue.get()) is not None:
-            status, body = await self._http.request(url, params, self._method)
-            record.status_callbacks.append(StatusCallbackRecord(params, status))
-            if status is None or status >= 400:
-                record.warn(CALLBACK_WARNING, f"status callback got {status or body}")
-            record.notify()
+    async def _deliver(self, item: tuple[str, dict[str, str]]) -> None:
+        (url, params), record = item, self._record
+        status, body = await self._http.request(url, params, self._method)
+        record.status_callbacks.append(StatusCallbackRecord(params, status))
+        if status is None or status >= 400:
+            record.warn(CALLBACK_WARNING, f"status callback got {status or body}")
+        record.notify()

@@ -28,10 +28,9 @@ from bridge.carriers.exotel.protocol import ExotelCarrierSide
 from bridge.sim.carrier_stream import StreamSession
 from bridge.sim.exotel_http import ExotelHttp, StatusCallbacks
 from bridge.sim.exotel_stream import ExotelMediaSide, StreamRequest, connect, read_stream_url
+from bridge.sim.party import SimulatedParty, ring
 from bridge.sim.softphone import Phone, Said
-from bridge.sim.softphone_record import Recording
 
-PCM_FRAME = 320  # 20 ms of 8 kHz PCM16
 CALLBACK_DRAIN_S = 10.0
 SIMULATOR_ERROR = 0  # not an Exotel code: the simulator itself failed
 VOICEBOT_FAILED = 12  # not an Exotel code: the applet's URL gave no usable stream
@@ -60,7 +59,7 @@ def new_call_sid() -> str:
     return uuid.uuid4().hex
 
 
-class ExotelSimCall(Recording):
+class ExotelSimCall(SimulatedParty):
     """An Exotel call in the simulator, seen from the party at its far end.
 
     The test-facing surface of the Twilio `SimCall`: `statuses` runs "ringing" (dials),
@@ -75,7 +74,7 @@ class ExotelSimCall(Recording):
         phone: Phone | None,
         clock_ppm: Callable[[], float] = lambda: 0.0,
     ) -> None:
-        super().__init__()
+        super().__init__(phone)
         self.sid = new_call_sid()
         self.setup, self.phone = setup, phone
         self.direction, self.from_, self.to = setup.direction, setup.from_, setup.to
@@ -83,8 +82,6 @@ class ExotelSimCall(Recording):
         self.voicebot_requests: list[tuple[dict[str, str], int | None]] = []
         self._http, self._clock_ppm = http, clock_ppm
         self._callbacks = StatusCallbacks(http, self, setup.status_callback, setup.status_events)
-        self._speech = phone.audio if phone else b""
-        self._spoken = 0
         self._outcome: str | None = None
         self._finishing = self._shutdown = False
         self._session: StreamSession | None = None
@@ -104,28 +101,12 @@ class ExotelSimCall(Recording):
         self._end("completed" if self.answered.is_set() else "canceled")
         await self.ended.wait()
 
-    async def press(self, digits: str) -> None:
-        """Keys pressed now: `dtmf` frames while the stream is up (Voicebot delivers them)."""
-        for key in digits:
-            if self._session is not None:
-                await self._session.send_dtmf(key)
-                self.digits_sent.append(key)
+    def _stream(self) -> StreamSession | None:
+        return self._session
 
-    def speak(self, pcm: bytes) -> None:
-        """The party starts saying `pcm` (8 kHz PCM16) now, after whatever it has not said yet."""
-        self._speech = self._speech[self._spoken :] + pcm
-        self._spoken = 0
-
-    def drop_stream(self) -> None:
-        """Fault: the media connection just ends, no `stop` (see StreamSession.drop)."""
-        if self._session is not None:
-            self._session.drop()
-
-    def stall(self, seconds: float) -> None:
-        """Fault: the media stream freezes for `seconds` (see StreamSession.stall)."""
-        if self._session is None:
-            raise RuntimeError(f"call {self.sid} has no media stream to stall")
-        self._session.stall(seconds)
+    def _key_unstreamed(self, key: str) -> None:
+        """Lost: keys reach the bridge only as `dtmf` on the stream (Voicebot delivers them);
+        the flow has no prompt that would wait for one."""
 
     async def close(self) -> None:
         """Simulator shutdown: end the call without callbacks, and wait for it."""
@@ -134,11 +115,6 @@ class ExotelSimCall(Recording):
         if self._task is not None and not self._task.done():
             self._end(self._outcome or "completed")
             await asyncio.wait([self._task])
-
-    def _next_pcm(self) -> bytes:
-        frame = self._speech[self._spoken : self._spoken + PCM_FRAME]
-        self._spoken += len(frame)
-        return frame + bytes(PCM_FRAME - len(frame))
 
     def _end(self, outcome: str) -> None:
         if self._finishing or self._task is None or self._outcome is not None:
@@ -173,13 +149,9 @@ class ExotelSimCall(Recording):
         if phone is None:
             self._outcome = "failed"
             return False
-        if phone.answer == "no-answer" or (phone.answer == "answer" and phone.ring_s > timeout):
-            await asyncio.sleep(min(phone.ring_s, timeout))
-            self._outcome = "no-answer"
-            return False
-        await asyncio.sleep(phone.ring_s)
-        if phone.answer != "answer":
-            self._outcome = "busy" if phone.answer == "busy" else "failed"
+        outcome = await ring(phone, timeout)
+        if outcome != "answer":
+            self._outcome = "no-answer" if outcome == "timeout" else outcome
             return False
         return True
 
@@ -210,7 +182,7 @@ class ExotelSimCall(Recording):
             from_number=self.from_,
             to_number=self.to,
         )
-        media = ExotelMediaSide(side, self._next_pcm)
+        media = ExotelMediaSide(side, self.next_frame)
         self._session = StreamSession(self, ws, media, media.line, None, self._clock_ppm())
         try:
             await self._session.run(request.custom_parameters)

@@ -9,14 +9,18 @@ expected to refuse it. Status callbacks go one at a time, in order, from a task 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import aiohttp
 
 from bridge.carriers.exotel.auth import basic_header
-from bridge.sim.carrier_base import MAX_WS_MESSAGE, WS_CLOSE_TIMEOUT_S, LazySession
+from bridge.sim.carrier_base import (
+    MAX_WS_MESSAGE,
+    WS_CLOSE_TIMEOUT_S,
+    InOrderDelivery,
+    LazySession,
+)
 from bridge.sim.softphone import StatusCallbackRecord
 from bridge.sim.softphone_record import Recording
 
@@ -68,40 +72,26 @@ class ExotelHttp(LazySession):
         )
 
 
-class StatusCallbacks:
+class StatusCallbacks(InOrderDelivery[tuple[str, dict[str, str]]]):
     """A dialled call's status callbacks (`StatusCallbackEvents`: answered, terminal)."""
 
     def __init__(
         self, http: ExotelHttp, record: Recording, url: str | None, events: tuple[str, ...]
     ) -> None:
+        super().__init__()
         self._http, self._record, self._url, self._events = http, record, url, events
-        self._queue: asyncio.Queue[dict[str, str] | None] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
 
     def send(self, event: str, params: dict[str, str]) -> None:
         """Queues the callback of `event` ("answered" or "terminal") if it was asked for;
         Exotel sends `terminal` whether or not it was listed."""
         if self._url is None or (event != "terminal" and event not in self._events):
             return
-        self._queue.put_nowait(params | {"EventType": event})
-        if self._task is None:
-            self._task = asyncio.create_task(self._deliver(self._url))
+        self._put((self._url, params | {"EventType": event}))
 
-    async def drain(self, timeout_s: float) -> None:
-        if self._task is not None and not self._task.done():
-            self._queue.put_nowait(None)
-            await asyncio.wait([self._task], timeout=timeout_s)
-
-    async def cancel(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            await asyncio.wait([self._task])
-
-    async def _deliver(self, url: str) -> None:
-        record = self._record
-        while (params := await self._queue.get()) is not None:
-            status, body = await self._http.request("POST", url, params)
-            record.status_callbacks.append(StatusCallbackRecord(params, status))
-            if status is None or status >= 400:
-                record.warn(CALLBACK_FAILED, f"status callback got {status or body}")
-            record.notify()
+    async def _deliver(self, item: tuple[str, dict[str, str]]) -> None:
+        (url, params), record = item, self._record
+        status, body = await self._http.request("POST", url, params)
+        record.status_callbacks.append(StatusCallbackRecord(params, status))
+        if status is None or status >= 400:
+            record.warn(CALLBACK_FAILED, f"status callback got {status or body}")
+        record.notify()

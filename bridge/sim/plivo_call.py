@@ -22,14 +22,13 @@ from typing import Any
 
 import structlog
 
+from bridge.sim.party import SimulatedParty, ring
 from bridge.sim.plivo_http import Callbacks, PlivoHttp
 from bridge.sim.plivo_run import run_call
 from bridge.sim.plivo_stream import PlivoStreamSession, open_stream
 from bridge.sim.plivo_xml import Element, PlivoXmlError, Stream, parse_plivo_xml
 from bridge.sim.softphone import Phone
-from bridge.sim.softphone_record import Recording
 
-PCM_FRAME = 320  # 20 ms of 8 kHz PCM16
 CALLBACK_DRAIN_S = 10.0
 DOCUMENT_FAILED = 4030  # the simulator's codes (Plivo documents none)
 SIMULATOR_ERROR = 0
@@ -50,7 +49,7 @@ class PlivoCallSetup:
     request_uuid: str | None = None
 
 
-class PlivoSimCall(Recording):
+class PlivoSimCall(SimulatedParty):
     """A Plivo call in the simulator, seen from the party at its far end."""
 
     def __init__(
@@ -61,7 +60,7 @@ class PlivoSimCall(Recording):
         phone: Phone | None,
         clock_ppm: Callable[[], float] = lambda: 0.0,
     ) -> None:
-        super().__init__()
+        super().__init__(phone)
         self.sid = self.call_uuid = str(uuid.uuid4())
         self.request_uuid = setup.request_uuid
         self.auth_id, self.setup, self.phone = auth_id, setup, phone
@@ -69,12 +68,7 @@ class PlivoSimCall(Recording):
         self.transfers: list[str] = []
         self.hangup_cause: str | None = None
         self.answered_at: datetime | None = None
-        self.keypad: asyncio.Queue[str] = asyncio.Queue()
-        for key in phone.digits if phone else "":
-            self.keypad.put_nowait(key)
         self._http, self._clock_ppm = http, clock_ppm
-        self._speech = phone.audio if phone else b""
-        self._spoken = 0
         self._final: str | None = None
         self._finishing = self._shutdown = False
         self._transfer: str | None = None
@@ -106,33 +100,8 @@ class PlivoSimCall(Recording):
         self._end("completed" if self.answered.is_set() else "cancel")
         await self.ended.wait()
 
-    async def press(self, digits: str) -> None:
-        """Keys pressed now: `dtmf` frames during a stream, else kept for the next GetDigits."""
-        for key in digits:
-            if self._session is not None:
-                await self._session.send_dtmf(key)
-                self.digits_sent.append(key)
-            else:
-                self.keypad.put_nowait(key)
-
-    def drop_stream(self) -> None:
-        if self._session is not None:
-            self._session.drop()
-
-    def stall(self, seconds: float) -> None:
-        if self._session is None:
-            raise RuntimeError(f"call {self.sid} has no media stream to stall")
-        self._session.stall(seconds)
-
-    def speak(self, pcm: bytes) -> None:
-        """The party starts saying `pcm` (8 kHz PCM16) now, after whatever it has not said yet."""
-        self._speech = self._speech[self._spoken :] + pcm
-        self._spoken = 0
-
-    def _next_pcm(self) -> bytes:
-        frame = self._speech[self._spoken : self._spoken + PCM_FRAME]
-        self._spoken += len(frame)
-        return frame + bytes(PCM_FRAME - len(frame))
+    def _stream(self) -> PlivoStreamSession | None:
+        return self._session
 
     # ---- control by the REST API (each returns at once) ----------------------------------------
 
@@ -195,7 +164,7 @@ class PlivoSimCall(Recording):
 
     async def run_stream(self, stream: Stream) -> None:
         session = await open_stream(
-            self._http, self, stream, self.sid, self.auth_id, self._next_pcm, self._clock_ppm()
+            self._http, self, stream, self.sid, self.auth_id, self.next_frame, self._clock_ppm()
         )
         if session is None:
             return
@@ -240,13 +209,9 @@ class PlivoSimCall(Recording):
             return False
         self._status("ringing")
         self._callbacks.send(self.setup.ring_url, "POST", self.params())
-        if phone.answer == "no-answer" or (phone.answer == "answer" and phone.ring_s > timeout):
-            await asyncio.sleep(min(phone.ring_s, timeout))
-            self._final = "no-answer" if phone.answer == "no-answer" else "timeout"
-            return False
-        await asyncio.sleep(phone.ring_s)
-        if phone.answer != "answer":
-            self._final = phone.answer
+        outcome = await ring(phone, timeout)
+        if outcome != "answer":
+            self._final = outcome  # Plivo's own words: no-answer, timeout, busy, failed
             return False
         self._answer()
         return True

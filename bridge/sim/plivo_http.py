@@ -9,7 +9,6 @@ refused is recorded as a warning and changes nothing about the call.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections.abc import Mapping
 from urllib.parse import urlencode, urlsplit
@@ -17,7 +16,12 @@ from urllib.parse import urlencode, urlsplit
 import aiohttp
 
 from bridge.carriers.plivo.signature import PlivoSigner
-from bridge.sim.carrier_base import MAX_WS_MESSAGE, WS_CLOSE_TIMEOUT_S, LazySession
+from bridge.sim.carrier_base import (
+    MAX_WS_MESSAGE,
+    WS_CLOSE_TIMEOUT_S,
+    InOrderDelivery,
+    LazySession,
+)
 from bridge.sim.softphone import StatusCallbackRecord
 from bridge.sim.softphone_record import Recording
 
@@ -62,37 +66,22 @@ class PlivoHttp(LazySession):
         )
 
 
-class Callbacks:
+class Callbacks(InOrderDelivery[tuple[str, str, dict[str, str]]]):
     """One call's ring and hangup callbacks, delivered in order."""
 
     def __init__(self, http: PlivoHttp, record: Recording) -> None:
+        super().__init__()
         self._http, self._record = http, record
-        self._queue: asyncio.Queue[tuple[str, str, dict[str, str]] | None] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
 
     def send(self, url: str | None, method: str, params: dict[str, str]) -> None:
         if url is None:
             return
-        self._queue.put_nowait((url, method, params))
-        if self._task is None:
-            self._task = asyncio.create_task(self._deliver())
+        self._put((url, method, params))
 
-    async def drain(self, timeout_s: float) -> None:
-        if self._task is not None and not self._task.done():
-            self._queue.put_nowait(None)
-            await asyncio.wait([self._task], timeout=timeout_s)
-
-    async def cancel(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            await asyncio.wait([self._task])
-
-    async def _deliver(self) -> None:
-        record = self._record
-        while (item := await self._queue.get()) is not None:
-            url, method, params = item
-            status, body = await self._http.request(url, params, method)
-            record.status_callbacks.append(StatusCallbackRecord(params, status))
-            if status is None or status >= 400:
-                record.warn(CALLBACK_FAILED, f"{method} {url} got {status or body}")
-            record.notify()
+    async def _deliver(self, item: tuple[str, str, dict[str, str]]) -> None:
+        (url, method, params), record = item, self._record
+        status, body = await self._http.request(url, params, method)
+        record.status_callbacks.append(StatusCallbackRecord(params, status))
+        if status is None or status >= 400:
+            record.warn(CALLBACK_FAILED, f"{method} {url} got {status or body}")
+        record.notify()

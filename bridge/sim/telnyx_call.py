@@ -25,8 +25,9 @@ from typing import Any
 
 import structlog
 
+from bridge.sim.carrier_stream import StreamSession
+from bridge.sim.party import SimulatedParty, ring
 from bridge.sim.softphone import Phone
-from bridge.sim.softphone_record import Recording
 from bridge.sim.telnyx_fields import GatherRequest, SpeakRequest, StreamRequest
 from bridge.sim.telnyx_http import TelnyxHttp
 from bridge.sim.telnyx_prompts import Prompts
@@ -36,7 +37,6 @@ from bridge.sim.telnyx_webhooks import WebhookRecord, Webhooks, iso
 
 WEBHOOK_DRAIN_S = 10.0
 SIMULATOR_ERROR = 0  # not a Telnyx code: the simulator itself failed
-PCM_FRAME = 320  # 20 ms of 8 kHz PCM16
 NOT_FOUND, FAILED = "not_found", "unspecified"  # causes of a dial nobody can answer
 SIP_CAUSES = {
     "normal_clearing": "200",
@@ -69,7 +69,7 @@ def new_call_control_id() -> str:
     return "v3:" + base64.urlsafe_b64encode(uuid.uuid4().bytes * 2).decode().rstrip("=")
 
 
-class TelnyxSimCall(Recording):
+class TelnyxSimCall(SimulatedParty):
     """A Telnyx call in the simulator, seen from the party at its far end.
 
     The test-facing surface of the Twilio `SimCall`, in Telnyx's words: `sid` is the
@@ -88,7 +88,7 @@ class TelnyxSimCall(Recording):
         clock_ppm: Callable[[], float] = lambda: 0.0,
     ) -> None:
         """`clock_ppm` gives the carrier's clock skew, read as each media stream starts."""
-        super().__init__()
+        super().__init__(phone)
         self.sid = self.call_control_id = new_call_control_id()
         self.call_leg_id, self.call_session_id = str(uuid.uuid4()), str(uuid.uuid4())
         self.setup, self.phone, self.quirks = setup, phone, quirks
@@ -99,18 +99,13 @@ class TelnyxSimCall(Recording):
         self.command_ids: set[str] = set()
         self.created_at = datetime.now(UTC)
         self.answered_at: datetime | None = None
-        self.keypad: asyncio.Queue[str] = asyncio.Queue()
-        for key in phone.digits if phone else "":
-            self.keypad.put_nowait(key)
         self._http = http
         self._hooks = Webhooks(http, self, setup.webhook_url)
         self._prompts = Prompts(self)
-        self._speech = phone.audio if phone else b""
-        self._spoken = 0
         self._cause: str | None = None
         self._source = "unknown"
         self._finishing = self._shutdown = False
-        self._streams = CallStreams(http, self, self, self._next_pcm, clock_ppm)
+        self._streams = CallStreams(http, self, self, self.next_frame, clock_ppm)
         self._task: asyncio.Task[None] | None = None
         self._hangup_timer: asyncio.TimerHandle | None = None
 
@@ -139,39 +134,11 @@ class TelnyxSimCall(Recording):
         self._end("normal_clearing" if answered else "originator_cancel", source)
         await self.ended.wait()
 
-    async def press(self, digits: str) -> None:
-        """Keys pressed now: `dtmf` frames during a stream, else kept for the next gather."""
-        for key in digits:
-            session = self._streams.session
-            if session is not None:
-                await session.send_dtmf(key)
-                self.digits_sent.append(key)
-                self.key_pressed(key)
-            else:
-                self.keypad.put_nowait(key)
+    def _stream(self) -> StreamSession | None:
+        return self._streams.session
 
-    def drop_stream(self) -> None:
-        """Fault: the media connection just ends, no `stop` (see StreamSession.drop)."""
-        session = self._streams.session
-        if session is not None:
-            session.drop()
-
-    def stall(self, seconds: float) -> None:
-        """Fault: the media stream freezes for `seconds` (see StreamSession.stall)."""
-        session = self._streams.session
-        if session is None:
-            raise RuntimeError(f"call {self.sid} has no media stream to stall")
-        session.stall(seconds)
-
-    def speak(self, pcm: bytes) -> None:
-        """The party starts saying `pcm` (8 kHz PCM16) now, after whatever it has not said yet."""
-        self._speech = self._speech[self._spoken :] + pcm
-        self._spoken = 0
-
-    def _next_pcm(self) -> bytes:
-        frame = self._speech[self._spoken : self._spoken + PCM_FRAME]
-        self._spoken += len(frame)
-        return frame + bytes(PCM_FRAME - len(frame))
+    def _key_streamed(self, key: str) -> None:
+        self.key_pressed(key)
 
     def key_pressed(self, digit: str) -> None:
         """Telnyx reports every key of an answered call by webhook, whoever else gets it."""
@@ -282,13 +249,10 @@ class TelnyxSimCall(Recording):
         if phone is None:
             self._cause = NOT_FOUND
             return False
-        if phone.answer == "no-answer" or (phone.answer == "answer" and phone.ring_s > timeout):
-            await asyncio.sleep(min(phone.ring_s, timeout))
-            self._cause = "timeout"
-            return False
-        await asyncio.sleep(phone.ring_s)
-        if phone.answer != "answer":
-            self._cause = "user_busy" if phone.answer == "busy" else FAILED
+        outcome = await ring(phone, timeout)
+        if outcome != "answer":
+            causes = {"no-answer": "timeout", "timeout": "timeout", "busy": "user_busy"}
+            self._cause = causes.get(outcome, FAILED)
             return False
         self._answer()
         if self.setup.stream is not None:

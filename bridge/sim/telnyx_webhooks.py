@@ -10,13 +10,13 @@ about) and changes nothing about the call: Telnyx does not hold a call for its w
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from bridge.sim.carrier_base import InOrderDelivery
 from bridge.sim.softphone_record import Recording
 from bridge.sim.telnyx_http import TelnyxHttp
 
@@ -40,57 +40,45 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-class Webhooks:
+class Webhooks(InOrderDelivery[tuple[str, dict[str, Any], datetime]]):
     def __init__(self, http: TelnyxHttp, record: Recording, url: str | None) -> None:
+        super().__init__("sim-telnyx-hooks")
         self._http, self._record, self._url = http, record, url
         self.sent: list[WebhookRecord] = []
-        self._queue: asyncio.Queue[tuple[str, dict[str, Any], datetime] | None] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
         self._closed = False
 
     def emit(self, event_type: str, payload: dict[str, Any]) -> None:
         """Queues `event_type` with `payload`, dated now (nothing once cancelled)."""
         if self._closed:
             return
-        self._queue.put_nowait((event_type, payload, datetime.now(UTC)))
-        if self._task is None:
-            self._task = asyncio.create_task(self._deliver(), name=f"sim-telnyx-hooks-{id(self)}")
-
-    async def drain(self, timeout_s: float) -> None:
-        """Waits (up to `timeout_s`) until everything queued so far was delivered."""
-        if self._task is not None and not self._task.done():
-            self._queue.put_nowait(None)
-            await asyncio.wait([self._task], timeout=timeout_s)
+        self._put((event_type, payload, datetime.now(UTC)))
 
     async def cancel(self) -> None:
         """Simulator shutdown: nothing more is sent, not even what is queued."""
         self._closed = True
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            await asyncio.wait([self._task])
+        await super().cancel()
 
-    async def _deliver(self) -> None:
+    async def _deliver(self, item: tuple[str, dict[str, Any], datetime]) -> None:
         record = self._record
-        while (item := await self._queue.get()) is not None:
-            event_type, payload, at = item
-            body = json.dumps(
-                {
-                    "data": {
-                        "record_type": "event",
-                        "id": str(uuid.uuid4()),
-                        "event_type": event_type,
-                        "occurred_at": iso(at),
-                        "payload": payload,
-                    },
-                    "meta": {"attempt": 1, "delivered_to": self._url},
+        event_type, payload, at = item
+        body = json.dumps(
+            {
+                "data": {
+                    "record_type": "event",
+                    "id": str(uuid.uuid4()),
+                    "event_type": event_type,
+                    "occurred_at": iso(at),
+                    "payload": payload,
                 },
-                separators=(",", ":"),
-            ).encode()
-            if self._url is None:
-                status, why = None, "no webhook URL: neither the dial nor the application has one"
-            else:
-                status, why = await self._http.post_signed(self._url, body)
-            self.sent.append(WebhookRecord(event_type, payload, self._url, status, body))
-            if status is None or not 200 <= status < 300:
-                record.warn(WEBHOOK_FAILED, f"webhook {event_type} got {status or why}")
-            record.notify()
+                "meta": {"attempt": 1, "delivered_to": self._url},
+            },
+            separators=(",", ":"),
+        ).encode()
+        if self._url is None:
+            status, why = None, "no webhook URL: neither the dial nor the application has one"
+        else:
+            status, why = await self._http.post_signed(self._url, body)
+        self.sent.append(WebhookRecord(event_type, payload, self._url, status, body))
+        if status is None or not 200 <= status < 300:
+            record.warn(WEBHOOK_FAILED, f"webhook {event_type} got {status or why}")
+        record.notify()

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 import structlog
 
 from bridge.sim.carrier_stream import StreamSession
+from bridge.sim.party import SimulatedParty, ring
 from bridge.sim.softphone import Phone
-from bridge.sim.softphone_record import Recording
 from bridge.sim.vonage_events import EventRecord, Events, iso_now
 from bridge.sim.vonage_exec import NccoRunner
 from bridge.sim.vonage_http import VonageHttp
@@ -27,7 +27,6 @@ from bridge.sim.vonage_ncco import INVALID_NCCO, Action, NccoError, parse_ncco_t
 
 WEBHOOK_DRAIN_S = 10.0
 SIMULATOR_ERROR = 0  # not a Vonage code: the simulator itself failed
-PCM_FRAME = 320  # 20 ms of 8 kHz PCM16
 
 log = structlog.get_logger(__name__)
 
@@ -46,7 +45,7 @@ class VonageCallSetup:
     ringing_timer_s: float = 60.0
 
 
-class VonageSimCall(Recording):
+class VonageSimCall(SimulatedParty):
     """A Vonage call in the simulator, seen from the party at its far end.
 
     The test-facing surface of the Twilio `SimCall`, in Vonage's words: `sid` is the call's
@@ -64,19 +63,14 @@ class VonageSimCall(Recording):
         phone: Phone | None,
         clock_ppm: Callable[[], float] = lambda: 0.0,
     ) -> None:
-        super().__init__()
+        super().__init__(phone)
         self.sid, self.conversation_uuid = str(uuid.uuid4()), "CON-" + str(uuid.uuid4())
         self.setup, self.phone, self.http, self.clock_ppm = setup, phone, http, clock_ppm
         self.direction, self.from_, self.to = setup.direction, setup.from_, setup.to
         self.transfers: list[str] = []
         self.stream_rates: list[int] = []  # each media stream's sample rate, as the NCCO asked
-        self.keypad: asyncio.Queue[str] = asyncio.Queue()
-        for key in phone.digits if phone else "":
-            self.keypad.put_nowait(key)
         self.events = Events(http, self, setup.event_url)
-        self.session: StreamSession | None = None
-        self._speech = phone.audio if phone else b""
-        self._spoken = 0
+        self.session: StreamSession | None = None  # the NCCO runner's stream, while up
         self._cause: str | None = None
         self._replacement: list[Action] | None = None
         self._finishing = self._shutdown = False
@@ -106,36 +100,11 @@ class VonageSimCall(Recording):
         self._end("completed" if self.answered.is_set() else "cancelled")
         await self.ended.wait()
 
-    async def press(self, digits: str) -> None:
-        """Keys pressed now: `websocket:dtmf` during a stream, else kept for the next input."""
-        for key in digits:
-            if self.session is not None:
-                await self.session.send_dtmf(key)
-                self.digits_sent.append(key)
-            else:
-                self.keypad.put_nowait(key)
+    def _stream(self) -> StreamSession | None:
+        return self.session  # keys go out as `websocket:dtmf`
 
     def key_pressed(self, digit: str) -> None:
         """A key the input action took (Vonage reports it in the input result only)."""
-
-    def drop_stream(self) -> None:
-        if self.session is not None:
-            self.session.drop()
-
-    def stall(self, seconds: float) -> None:
-        if self.session is None:
-            raise RuntimeError(f"call {self.sid} has no media stream to stall")
-        self.session.stall(seconds)
-
-    def speak(self, pcm: bytes) -> None:
-        """The party starts saying `pcm` (8 kHz PCM16) now, after whatever it has not said yet."""
-        self._speech = self._speech[self._spoken :] + pcm
-        self._spoken = 0
-
-    def next_pcm(self) -> bytes:
-        frame = self._speech[self._spoken : self._spoken + PCM_FRAME]
-        self._spoken += len(frame)
-        return frame + bytes(PCM_FRAME - len(frame))
 
     # ---- REST (each returns at once) ------------------------------------------------------------
 
@@ -238,13 +207,10 @@ class VonageSimCall(Recording):
             self._cause = "failed"
             return []
         self._status("ringing")
-        if phone.answer == "no-answer" or (phone.answer == "answer" and phone.ring_s > timer):
-            await asyncio.sleep(min(phone.ring_s, timer))
-            self._cause = "timeout"
-            return []
-        await asyncio.sleep(phone.ring_s)
-        if phone.answer != "answer":
-            self._cause = "busy" if phone.answer == "busy" else "failed"
+        outcome = await ring(phone, timer)
+        if outcome != "answer":
+            causes = {"no-answer": "timeout", "timeout": "timeout", "busy": "busy"}
+            self._cause = causes.get(outcome, "failed")
             return []
         self._answer()
         return list(self.setup.ncco)

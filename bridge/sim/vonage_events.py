@@ -9,11 +9,11 @@ webhooks). A failed or refused delivery is recorded as a warning and changes not
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from bridge.sim.carrier_base import InOrderDelivery
 from bridge.sim.softphone_record import Recording
 from bridge.sim.vonage_http import VonageHttp
 
@@ -33,20 +33,17 @@ class EventRecord:
     http_status: int | None
 
 
-class Events:
+class Events(InOrderDelivery[dict[str, Any]]):
     def __init__(self, http: VonageHttp, record: Recording, url: str | None) -> None:
+        super().__init__("sim-vonage-events")
         self._http, self._record, self.url = http, record, url
         self.sent: list[EventRecord] = []
-        self._queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
         self._closed = False
 
     def emit(self, payload: dict[str, Any]) -> None:
         if self._closed:
             return
-        self._queue.put_nowait(payload)
-        if self._task is None:
-            self._task = asyncio.create_task(self._deliver(), name=f"sim-vonage-events-{id(self)}")
+        self._put(payload)
 
     async def send_now(self, url: str, payload: dict[str, Any]) -> tuple[int | None, str]:
         """A synchronous webhook (an input result, a connect's event): its answer matters."""
@@ -54,24 +51,17 @@ class Events:
         self._sent(url, payload, status, body)
         return status, body
 
-    async def drain(self, timeout_s: float) -> None:
-        if self._task is not None and not self._task.done():
-            self._queue.put_nowait(None)
-            await asyncio.wait([self._task], timeout=timeout_s)
-
     async def cancel(self) -> None:
+        """Simulator shutdown: nothing more is sent, not even what is queued."""
         self._closed = True
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            await asyncio.wait([self._task])
+        await super().cancel()
 
-    async def _deliver(self) -> None:
-        while (payload := await self._queue.get()) is not None:
-            if self.url is None:
-                self._sent(None, payload, None, "no event URL")
-                continue
-            status, body = await self._http.post(self.url, payload)
-            self._sent(self.url, payload, status, body)
+    async def _deliver(self, payload: dict[str, Any]) -> None:
+        if self.url is None:
+            self._sent(None, payload, None, "no event URL")
+            return
+        status, body = await self._http.post(self.url, payload)
+        self._sent(self.url, payload, status, body)
 
     def _sent(
         self, url: str | None, payload: dict[str, Any], status: int | None, body: str

@@ -61,7 +61,7 @@ class RunningCall(Protocol):
     events: Events
     clock_ppm: Callable[[], float]
 
-    def next_pcm(self) -> bytes: ...
+    def next_frame(self) -> bytes: ...
 
     def key_pressed(self, digit: str) -> None: ...
 
@@ -140,7 +140,7 @@ class NccoRunner:
             record.warn(HANDSHAKE_FAILED, f"websocket connection failed: {type(error).__name__}")
             return await self._connect_event(action, leg, "failed")
         call.stream_rates.append(action.rate)
-        side = VonageMediaSide("vonage-" + leg, action.rate, call.next_pcm)
+        side = VonageMediaSide("vonage-" + leg, action.rate, call.next_frame)
         session = StreamSession(record, ws, side, side.line, None, call.clock_ppm())
         call.session = session
         try:

@@ -270,6 +270,31 @@ async def test_drop_in_mid_stream_loses_nothing(
     assert record.sequences == list(range(1, len(record.sequences) + 1))
 
 
+async def test_a_drop_just_before_the_end_still_delivers_the_tail(
+    open_stream: Open, sim: KallglotSimulator, customer_speech: bytes
+) -> None:
+    """The call ends while the stream is reconnecting: the end waits (up to its timeout) for
+    the new socket, so the caller's last words, held in the reconnect buffer, still go."""
+    stream, log = await open_stream()
+    audio = mulaw(customer_speech)[:16000]
+    record = sim.sessions[stream.session.id]
+
+    async with asyncio.timeout(10):
+        send(stream, "customer", audio[:8000])
+        await record.wait_for(lambda r: len(r.received_audio.get("customer", b"")) >= 8000)
+        sim.faults.refuse_reconnects = True
+        await sim.drop_stream(record.id)
+        await record.wait_for(lambda r: r.refused_connections >= 1)  # it is reconnecting
+        send(stream, "customer", audio[8000:])  # the last words, into the reconnect buffer
+        closing = asyncio.create_task(stream.close())
+        sim.faults.refuse_reconnects = False  # the next attempt gets through
+        await closing
+        await log.task
+
+    assert bytes(record.received_audio["customer"]) == audio
+    assert stream.end_confirmed
+
+
 async def test_outage_longer_than_the_buffer_drops_the_oldest_audio(
     open_stream: Open, sim: KallglotSimulator, customer_speech: bytes
 ) -> None:
