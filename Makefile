@@ -59,7 +59,7 @@ demo: install  # more options: make demo ARGS="--duck -18 --carrier vonage"
 bench: install
 	$(PY) -m bench.audio
 	$(PY) -m bench.load
-	$(PY) -m bench.load --calls 200 --duck -18 --out bench/results-duck.json
+	$(PY) -m bench.load --calls 50,100 --duck -18 --out bench/results-duck.json
 
 # Ten-minute calls with the carrier's clock skewed (and one stall), in real time: about 11 minutes.
 soak: install

@@ -18,6 +18,7 @@ hard clipping when the two together exceed full scale.
 
 from __future__ import annotations
 
+import audioop
 from collections import deque
 from dataclasses import dataclass
 
@@ -91,7 +92,10 @@ class OriginalMixer:
         self._held = 0  # frames the original has been held down since the translation ended
         self._gain = 1.0
         self._limit = 1.0
-        self._limit_attack = max(1, int(2 * samples_per_ms * LIMITER_ATTACK_SAMPLES_PER_MS))
+        attack = min(self._samples, max(1, int(2 * samples_per_ms * LIMITER_ATTACK_SAMPLES_PER_MS)))
+        # Ramps across a frame and across the limiter's attack, from just above 0 to 1.
+        self._ramp = np.arange(1, self._samples + 1, dtype=np.float32) / np.float32(self._samples)
+        self._attack_ramp = np.arange(1, attack + 1, dtype=np.float32) / np.float32(attack)
         self._limit_release = db_to_gain(LIMITER_RELEASE_DB_PER_FRAME)
         self._waiting: deque[_Waiting] = deque()
 
@@ -132,12 +136,43 @@ class OriginalMixer:
             self.stats.frames_ducked += 1
         if waiting is None and start == end == 1.0:
             return frame, None  # untouched: byte for byte what the other party said
-        mixed = self._pcm(frame) * self._gains(start, end)
+        carries_chunk = waiting is not None and waiting.arrived_at is not None
         if waiting is not None:
             self.stats.frames_mixed += 1
+        if start == end:  # steady (most frames): audioop, unless the sum could clip
+            fast = self._steady(frame, waiting.frame if waiting else None, start)
+            if fast is not None:
+                return fast, now if carries_chunk else None
+        mixed = self._pcm(frame) * self._gains(start, end)
+        if waiting is not None:
             mixed += self._pcm(waiting.frame)
-        carries_chunk = waiting is not None and waiting.arrived_at is not None
         return self._encode(self._limited(mixed)), now if carries_chunk else None
+
+    def _steady(self, frame: bytes, translation: bytes | None, gain: float) -> bytes | None:
+        """One frame at a constant gain, with audioop (a few microseconds, where numpy's
+        per-call overhead costs ten): None when the limiter is needed (the sum reached full
+        scale, or the limiter is still releasing), for the numpy path."""
+        original = self._linear(frame)
+        scaled = audioop.mul(original, 2, gain)
+        if translation is None:
+            return self._from_linear(scaled)
+        if self._limit < 1.0:
+            return None  # the limiter is still releasing
+        summed = audioop.add(scaled, self._linear(translation), 2)  # saturates at the rails
+        low, high = audioop.minmax(summed, 2)
+        if low <= -32768 or high >= FULL_SCALE:
+            return None  # it clipped: the limiter's path
+        return self._from_linear(summed)
+
+    def _linear(self, frame: bytes) -> bytes:
+        if self.format.encoding is Encoding.PCM16LE:
+            return frame
+        return codecs.decode(self.format.encoding, frame)
+
+    def _from_linear(self, pcm: bytes) -> bytes:
+        if self.format.encoding is Encoding.PCM16LE:
+            return pcm
+        return codecs.encode(self.format.encoding, pcm)
 
     def _next_translation(self, now: float) -> _Waiting | None:
         ready_at = self._ready_at
@@ -175,29 +210,32 @@ class OriginalMixer:
         return min(target, start + self._up * self._samples)
 
     def _gains(self, start: float, end: float) -> np.ndarray | float:
+        """From `start` to `end` across one frame, linearly (the last sample at `end`)."""
         if start == end:
             return start
-        step = (end - start) / self._samples
-        return (start + step * np.arange(1, self._samples + 1, dtype=np.float32)).astype(np.float32)
+        ramp: np.ndarray = start + np.float32(end - start) * self._ramp
+        return ramp
 
     def _limited(self, mixed: np.ndarray) -> np.ndarray:
         """`mixed` within full scale: a gain that drops to meet a peak within ~2 ms and
         recovers slowly, and a clip for the samples of that first ramp only."""
-        peak = float(np.max(np.abs(mixed))) if mixed.size else 0.0
+        peak = max(float(mixed.max()), -float(mixed.min())) if mixed.size else 0.0
         limit = self._limit
         needed = FULL_SCALE / peak if peak > FULL_SCALE else 1.0
         if needed < limit:
             self.stats.frames_limited += 1
             gains = np.full(mixed.size, needed, dtype=np.float32)
-            ramp = min(self._limit_attack, mixed.size)
-            gains[:ramp] = np.linspace(limit, needed, ramp, dtype=np.float32)
+            attack = self._attack_ramp
+            gains[: attack.size] = limit + np.float32(needed - limit) * attack
             self._limit = needed
-            mixed = mixed * gains
+            mixed *= gains
         elif limit < 1.0:
             new = min(1.0, limit * self._limit_release, needed)
-            mixed = mixed * np.linspace(limit, new, mixed.size, dtype=np.float32)
+            mixed *= self._gains(limit, new)
             self._limit = new
-        clipped: np.ndarray = np.clip(mixed, -32768.0, FULL_SCALE)
+        else:
+            return mixed  # within full scale, nothing to undo
+        clipped: np.ndarray = np.clip(mixed, -32768.0, FULL_SCALE, out=mixed)
         return clipped
 
     def _pcm(self, frame: bytes) -> np.ndarray:
