@@ -24,8 +24,12 @@ $(VENV)/.installed: pyproject.toml requirements-test.lock
 # over twelve minutes. Chromium (tests/browser) takes a core of its own, so those tests run
 # after the rest, alone: beside them the real-time playout tests miss their deadlines.
 # `make test WORKERS=0` runs everything in one process; FUZZ_PROFILE=ci gives the full counts
-# anywhere.
+# anywhere. CI takes two workers: one per core leaves the real-time tests less jitter than four.
+ifeq ($(CI),true)
+WORKERS ?= 2
+else
 WORKERS ?= 4
+endif
 
 test: install
 ifeq ($(WORKERS),0)

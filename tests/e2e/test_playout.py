@@ -86,9 +86,13 @@ async def test_every_utterance_is_heard_to_its_last_sample_without_waiting_for_t
 
     spurts = heard_talkspurts(agent)
     assert len(spurts) == 3  # no tail turned up glued to a later utterance
+    # Silent frames the cushion added or shed in pauses inside an utterance (a loaded machine
+    # builds delay, bridge/audio/cushion.py) lengthen or shorten it by design, 20 ms each.
+    leg = call.summary().legs["agent"]
+    shed, added = 0.020 * (leg.frames_compacted or 0), 0.020 * (leg.frames_inserted or 0)
     for (first, last), piece in zip(spurts, pieces, strict=True):
         late = (last - first) - len(piece) / 2 / RATE  # > 0: the last sample came after a gap
-        assert abs(late) <= 0.040, (protocol, late)
+        assert -0.040 - shed <= late <= 0.040 + added, (protocol, late, shed, added)
     if protocol == "current":  # mu-law passes through: every utterance plays byte for byte
         assert all(mulaw(piece) in bytes(agent.heard) for piece in pieces)
     assert call.summary().legs["agent"].tails_flushed >= 1  # 3 unless one ended on a frame
