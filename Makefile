@@ -18,18 +18,13 @@ $(VENV)/.installed: pyproject.toml requirements-test.lock
 	@touch $@
 
 # CI (.ci/run, with CI=true) runs the fuzzers with their full counts; a developer's run takes
-# the quick fuzz profile (tests/fuzz/profile.py). Both use WORKERS processes: the suite mostly
-# waits on calls in real time, so four overlap well even on two cores (eight starve the
-# real-time demo call there), and with every scenario on five carriers one process would take
-# over twelve minutes. Chromium (tests/browser) takes a core of its own, so those tests run
-# after the rest, alone: beside them the real-time playout tests miss their deadlines.
-# `make test WORKERS=0` runs everything in one process; FUZZ_PROFILE=ci gives the full counts
-# anywhere. CI takes two workers: one per core leaves the real-time tests less jitter than four.
-ifeq ($(CI),true)
+# the quick fuzz profile (tests/fuzz/profile.py). Both use WORKERS processes, two: one a core.
+# The suite mostly waits on calls in real time, but with every scenario on five carriers more
+# workers than cores left the real-time playout tests missing their deadlines, and one process
+# takes over twelve minutes. Chromium (tests/browser) takes a core of its own, so those tests
+# run after the rest, alone. `make test WORKERS=0` runs everything in one process;
+# FUZZ_PROFILE=ci gives the full counts anywhere.
 WORKERS ?= 2
-else
-WORKERS ?= 4
-endif
 
 test: install
 ifeq ($(WORKERS),0)
