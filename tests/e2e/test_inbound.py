@@ -115,8 +115,6 @@ async def test_an_unanswered_agent_means_an_apology_and_a_clean_end(
 
 async def test_the_keypad_menu_sets_the_callers_language(make_stack: StackFactory) -> None:
     stack = await make_stack()
-    if not speaks(stack.carrier_name):
-        pytest.skip("the carrier reads no menu: its calls take the route's language (README)")
     stack.carrier.add_phone(AGENT, Phone(ring_s=0.1))
     async with asyncio.timeout(20):
         chose = await stack.call_in(CUSTOMER, MENU, digits="2")
@@ -130,9 +128,13 @@ async def test_the_keypad_menu_sets_the_callers_language(make_stack: StackFactor
         await silent.hang_up()
         await second.ended()
 
-    assert chose.said[0].text == "Deutsch 1. Francais 2."
-    assert chose.digits_sent == ["2"]
     languages = sorted(
         (s.source_language, s.target_language) for s in stack.kallglot.sessions.values()
     )
+    if not speaks(stack.carrier_name):  # no menu is read: both take the route's language
+        assert not chose.said
+        assert languages == [("de", "en"), ("de", "en")]
+        return
+    assert chose.said[0].text == "Deutsch 1. Francais 2."
+    assert chose.digits_sent == ["2"]
     assert languages == [("de", "en"), ("fr", "en")]  # no key: the route's default language
