@@ -26,7 +26,7 @@ import numpy as np
 
 from bridge.audio import codecs
 from bridge.audio.formats import AudioFormat, Encoding
-from bridge.audio.levels import db_to_gain, is_silent
+from bridge.audio.levels import SILENCE_RMS, db_to_gain, is_silent
 
 FRAME_MS = 20
 FULL_SCALE = 32767.0
@@ -122,7 +122,9 @@ class OriginalMixer:
         without the original (None otherwise)."""
         waiting = self._next_translation(now)
         start = self._gain
-        if waiting is not None and not is_silent(waiting.frame, self.format):
+        # The translation frame as linear PCM, decoded once for the level check and the mix.
+        translation = self._linear(waiting.frame) if waiting is not None else None
+        if translation is not None and audioop.rms(translation, 2) >= SILENCE_RMS:
             self._held = 0
             target = self._low
         elif self._held < self._hold_frames and start < 1.0:
@@ -140,16 +142,16 @@ class OriginalMixer:
         if waiting is not None:
             self.stats.frames_mixed += 1
         if start == end:  # steady (most frames): audioop, unless the sum could clip
-            fast = self._steady(frame, waiting.frame if waiting else None, start)
+            fast = self._steady(frame, translation, start)
             if fast is not None:
                 return fast, now if carries_chunk else None
         mixed = self._pcm(frame) * self._gains(start, end)
-        if waiting is not None:
-            mixed += self._pcm(waiting.frame)
+        if translation is not None:
+            mixed += np.frombuffer(translation, np.int16)
         return self._encode(self._limited(mixed)), now if carries_chunk else None
 
     def _steady(self, frame: bytes, translation: bytes | None, gain: float) -> bytes | None:
-        """One frame at a constant gain, with audioop (a few microseconds, where numpy's
+        """One frame at a constant gain (`translation` in linear PCM, if any), with audioop (a few microseconds, where numpy's
         per-call overhead costs ten): None when the limiter is needed (the sum reached full
         scale, or the limiter is still releasing), for the numpy path."""
         original = self._linear(frame)
@@ -158,7 +160,7 @@ class OriginalMixer:
             return self._from_linear(scaled)
         if self._limit < 1.0:
             return None  # the limiter is still releasing
-        summed = audioop.add(scaled, self._linear(translation), 2)  # saturates at the rails
+        summed = audioop.add(scaled, translation, 2)  # saturates at the rails
         low, high = audioop.minmax(summed, 2)
         if low <= -32768 or high >= FULL_SCALE:
             return None  # it clipped: the limiter's path
@@ -239,14 +241,7 @@ class OriginalMixer:
         return clipped
 
     def _pcm(self, frame: bytes) -> np.ndarray:
-        if self.format.encoding is Encoding.PCM16LE:
-            linear = frame
-        else:
-            linear = codecs.decode(self.format.encoding, frame)
-        return np.frombuffer(linear, np.int16).astype(np.float32)
+        return np.frombuffer(self._linear(frame), np.int16).astype(np.float32)
 
     def _encode(self, samples: np.ndarray) -> bytes:
-        pcm = np.rint(samples).astype(np.int16).tobytes()
-        if self.format.encoding is Encoding.PCM16LE:
-            return pcm
-        return codecs.encode(self.format.encoding, pcm)
+        return self._from_linear(np.rint(samples).astype(np.int16).tobytes())

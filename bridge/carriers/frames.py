@@ -12,9 +12,10 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from bridge.carriers.base import ProtocolViolation
+from bridge.carriers.base import Dtmf, ProtocolViolation
 
 MAX_COUNTER = 10**15  # counters are decimal strings of at most 15 digits
+DTMF_DIGITS = frozenset("0123456789*#ABCD")
 
 
 def load(
@@ -69,3 +70,11 @@ def counter(value: object, key: str) -> int | None:
     if type(value) is int and 0 <= value < MAX_COUNTER:
         return value
     raise ProtocolViolation(f"'{key}' is not a decimal counter")
+
+
+def dtmf(msg: Mapping[str, Any]) -> Dtmf:
+    """The key in a `{"dtmf": {"digit": ...}}` frame (Twilio, Telnyx, Plivo, Exotel)."""
+    digit = field_string(field_object(msg, "dtmf"), "digit")
+    if digit not in DTMF_DIGITS:
+        raise ProtocolViolation("dtmf digit is not one of 0-9 * # A-D")
+    return Dtmf(digit)

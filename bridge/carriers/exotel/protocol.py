@@ -27,7 +27,6 @@ from bridge.carriers.base import (
     ClearAudio,
     Command,
     Connected,
-    Dtmf,
     Event,
     MarkPlayed,
     Media,
@@ -52,7 +51,7 @@ MAX_FRAMES_PER_MESSAGE = 5  # 100 ms, Exotel's own chunk size
 MAX_ID_CHARS = 256
 RATES = frozenset({8000, 16000, 24000})
 ENCODING = "audio/x-raw"
-DTMF_DIGITS = frozenset("0123456789*#ABCD")
+DTMF_DIGITS = frames.DTMF_DIGITS
 # The simulator's warning codes (Exotel has none of its own for these).
 MALFORMED_FRAME = 1
 INVALID_MEDIA = 2
@@ -126,10 +125,7 @@ class ExotelMediaStream(MediaStreamProtocol):
             return MarkPlayed(frames.field_string(frames.field_object(msg, "mark"), "name"))
         if event == "dtmf":
             self._check_stream(msg, "dtmf")
-            digit = frames.field_string(frames.field_object(msg, "dtmf"), "digit")
-            if digit not in DTMF_DIGITS:
-                raise ProtocolViolation("dtmf digit is not one of 0-9 * # A-D")
-            return Dtmf(digit)
+            return frames.dtmf(msg)
         if event == "stop":
             if self._stream_id is not None and self._names_another(msg):
                 raise ProtocolViolation("stop for another stream_sid")

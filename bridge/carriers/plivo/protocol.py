@@ -26,7 +26,6 @@ from bridge.carriers import frames
 from bridge.carriers.base import (
     ClearAudio,
     Command,
-    Dtmf,
     Event,
     MarkPlayed,
     Media,
@@ -46,7 +45,7 @@ MAX_OUTBOUND_FRAME_CHARS = 1024 * 1024
 MAX_OUTBOUND_PAYLOAD_CHARS = 512 * 1024
 MAX_ID_CHARS = 256
 MAX_NAME_CHARS = 256
-DTMF_DIGITS = frozenset("0123456789*#ABCD")
+DTMF_DIGITS = frames.DTMF_DIGITS
 ENCODINGS = {Encoding.MULAW: "audio/x-mulaw", Encoding.PCM16LE: "audio/x-l16"}
 # Plivo documents no error codes for refused frames; these are the simulator's, so a test can
 # tell a shapeless frame from audio in the wrong format.
@@ -122,10 +121,7 @@ class PlivoMediaStream(MediaStreamProtocol):
             return MarkPlayed(name)
         if event == "dtmf":
             self._check_stream(msg, event)
-            digit = frames.field_string(frames.field_object(msg, "dtmf"), "digit")
-            if digit not in DTMF_DIGITS:
-                raise ProtocolViolation("dtmf digit is not one of 0-9 * # A-D")
-            return Dtmf(digit)
+            return frames.dtmf(msg)
         if event == "clearedAudio":
             self._check_stream(msg, event)
         return None  # clearedAudio, and events Plivo may add: not a reason to drop the call

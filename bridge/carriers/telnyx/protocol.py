@@ -32,7 +32,6 @@ from bridge.carriers.base import (
     ClearAudio,
     Command,
     Connected,
-    Dtmf,
     Event,
     MarkPlayed,
     Media,
@@ -64,7 +63,7 @@ FIRST_CHUNK = 1
 MAX_ID_CHARS = 256
 MAX_CLIENT_STATE_CHARS = 8 * 1024
 MAX_WARNING_CHARS = 200
-DTMF_DIGITS = frozenset("0123456789*#ABCD")
+DTMF_DIGITS = frames.DTMF_DIGITS
 # Newer docs say PCMU/PCMA, older ones audio/x-mulaw (carriers.md §4.2): both mean the same.
 ENCODINGS: Mapping[str, AudioFormat] = MappingProxyType(
     {"PCMU": MULAW_8K, "audio/x-mulaw": MULAW_8K, "PCMA": ALAW_8K, "audio/x-alaw": ALAW_8K}
@@ -236,10 +235,7 @@ class TelnyxMediaStream(MediaStreamProtocol):
             return MarkPlayed(frames.field_string(frames.field_object(msg, "mark"), "name"))
         if event == "dtmf":
             self._check_stream(msg, "dtmf")
-            digit = frames.field_string(frames.field_object(msg, "dtmf"), "digit")
-            if digit not in DTMF_DIGITS:
-                raise ProtocolViolation("dtmf digit is not one of 0-9 * # A-D")
-            return Dtmf(digit)
+            return frames.dtmf(msg)
         if event == "error":
             return _warning(msg)
         if event == "stop":

@@ -25,7 +25,6 @@ from bridge.carriers.base import (
     ClearAudio,
     Command,
     Connected,
-    Dtmf,
     Event,
     MarkPlayed,
     Media,
@@ -46,7 +45,7 @@ MAX_INBOUND_PAYLOAD_CHARS = 16 * 1024
 MAX_OUTBOUND_FRAME_CHARS = 1024 * 1024
 # Twilio plays a payload of any length (carriers.md §1.4); 500 ms keeps each message ~5 kB.
 MAX_FRAMES_PER_MESSAGE = 25
-DTMF_DIGITS = frozenset("0123456789*#ABCD")
+DTMF_DIGITS = frames.DTMF_DIGITS
 MEDIA_FORMAT = {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}
 
 # Twilio's debugger codes for frames it drops (carriers.md §1.4).
@@ -106,10 +105,7 @@ class TwilioMediaStream(MediaStreamProtocol):
             return MarkPlayed(frames.field_string(frames.field_object(msg, "mark"), "name"))
         if event == "dtmf":
             self._check_stream(msg, "dtmf")
-            digit = frames.field_string(frames.field_object(msg, "dtmf"), "digit")
-            if digit not in DTMF_DIGITS:
-                raise ProtocolViolation("dtmf digit is not one of 0-9 * # A-D")
-            return Dtmf(digit)
+            return frames.dtmf(msg)
         if event == "stop":
             if self._stream_id is not None and msg.get("streamSid") != self._stream_id:
                 raise ProtocolViolation("stop for another streamSid")

@@ -46,7 +46,7 @@ MAX_HEADERS = 32
 MAX_HEADER_CHARS = 1024
 MAX_ID_CHARS = 256
 CALL_UUID_HEADER = "call_uuid"  # the header our NCCO puts the call's uuid in, where known
-DTMF_DIGITS = frozenset("0123456789*#ABCD")
+DTMF_DIGITS = frames.DTMF_DIGITS
 CONTENT_TYPE_PREFIX = "audio/l16;rate="
 # Not Vonage's codes (it documents none): the simulator's labels for what it refuses.
 WRONG_FRAME_SIZE = 1
