@@ -97,7 +97,14 @@ class Connector:
             except KallglotError as exc:
                 last = exc
             except TimeoutError:
-                last = StreamError("stream connection attempt timed out")
+                timed_out = StreamError("stream connection attempt timed out")
+                self._log.info(
+                    "kallglot_stream_attempt_failed", attempt=attempt, error=str(timed_out)
+                )
+                # An attempt the budget cut short says less than a refusal before it.
+                if not isinstance(last, HandshakeRefused):
+                    last = timed_out
+                continue
             self._log.info("kallglot_stream_attempt_failed", attempt=attempt, error=str(last))
         raise last
 
