@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import random
 from typing import Any
@@ -274,8 +275,8 @@ def test_documented_audio_output_read_directly_or_tolerantly_gives_one_event(
             parent = parent[key]
         if value is MISSING:
             parent.pop(path[-1], None)
-        else:
-            parent[path[-1]] = value
+        else:  # a copy: ODD_VALUES' dicts are shared by every example, and later paths write in
+            parent[path[-1]] = copy.deepcopy(value)
     text = json.dumps(msg)
     direct = _plain_audio_output(json.loads(text))
     tolerant = _dispatch_or_malformed(json.loads(text))
