@@ -42,18 +42,23 @@ async def demo_stack(
     records and routes file in `workdir`; stops them all on exit."""
     runners: list[web.AppRunner] = []
 
-    async def serve(app: web.Application, at_port: int = 0) -> str:
+    async def serve(app: web.Application, listening: socket.socket | None = None) -> str:
         runner = web.AppRunner(app)
         await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", at_port).start()
+        site = web.SockSite(runner, listening) if listening else web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
         runners.append(runner)
         return f"http://127.0.0.1:{runner.addresses[0][1]}"
+
+    # Bound before anything else starts: the bridge's URL goes into its own configuration, and
+    # a port merely probed could meanwhile be handed to one of our own connections.
+    bridge_socket = socket.create_server(("127.0.0.1", port))
 
     try:
         kallglot_url = await serve(kallglot.app())
         carrier.api_url = await carrier.start()
         (workdir / "routes.toml").write_text(routes)
-        bridge_port = port or free_port()
+        bridge_port = bridge_socket.getsockname()[1]
         bridge_url = f"http://127.0.0.1:{bridge_port}"
         env = {
             "BRIDGE_PORT": str(bridge_port),
@@ -64,20 +69,15 @@ async def demo_stack(
             "KALLGLOT_API_KEY": kallglot.api_key,
         }
         app = create_app(Config.from_env(env | carrier_env(carrier, bridge_url)))
-        await serve(app, bridge_port)
+        await serve(app, bridge_socket)
         yield DemoStack(kallglot, kallglot_url, carrier, app, bridge_url)
     finally:
         await carrier.close()
         for runner in reversed(runners):
             await runner.cleanup()
+        bridge_socket.close()
 
 
 def carrier_env(carrier: Carrier, bridge_url: str) -> dict[str, str]:
     """The bridge's account settings for the simulated carrier (both parties are on it)."""
     return account_of(carrier).settings(carrier, bridge_url)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])

@@ -9,6 +9,7 @@ handed to the server as its socket.
 
 from __future__ import annotations
 
+import random
 import socket
 
 
@@ -22,3 +23,28 @@ class ReservedPort:
     def socket_factory(self, host: str, port: int, family: socket.AddressFamily) -> socket.socket:
         """For aiohttp's TestServer (`aiohttp_server(app, port=..., socket_factory=...)`)."""
         return self._socket
+
+
+def port_for_a_process(host: str = "127.0.0.1") -> int:
+    """A port for a child process to bind (a socket is not easily handed over), chosen below
+    the kernel's ephemeral range: connections opened meanwhile, by this test or another worker,
+    are given local ports only from that range, so they cannot take it. The choice is random,
+    so two workers pick the same port about once in twenty thousand tries, and is checked free.
+    """
+    low = _ephemeral_low()
+    while True:
+        port = random.randrange(max(1024, low - 20_000), low)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((host, port))
+            except OSError:
+                continue
+        return port
+
+
+def _ephemeral_low() -> int:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as ports:
+            return int(ports.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default; other systems use 49152 and up, above this

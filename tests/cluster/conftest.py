@@ -30,7 +30,8 @@ from tests.cluster.support import (
     agent_number,
     routes,
 )
-from tests.store.pg import PostgresServer, free_port, postgres_server, skip_or_fail
+from tests.ports import port_for_a_process
+from tests.store.pg import PostgresServer, postgres_server, skip_or_fail
 
 __all__ = ["postgres_server"]  # the session fixture the cluster fixture uses
 
@@ -63,8 +64,8 @@ async def cluster(
         skip_or_fail("nginx is not installed (apt-get install nginx)")
         raise AssertionError("unreachable")
     database_url = await postgres_server.create_database()
-    nginx_port = free_port()
-    ports = [free_port() for _ in range(INSTANCES)]
+    nginx_port = port_for_a_process()
+    ports = [port_for_a_process() for _ in range(INSTANCES)]
     nginx = Nginx(binary, tmp_path / "nginx", nginx_port, [f"127.0.0.1:{p}" for p in ports])
 
     kallglot = KallglotSimulator(

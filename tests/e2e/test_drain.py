@@ -35,6 +35,7 @@ from tests.e2e.conftest import (
     mulaw,
     wait_received,
 )
+from tests.ports import port_for_a_process
 
 SECOND = 16000
 pytestmark = pytest.mark.parametrize("carrier_name", CARRIERS)
@@ -100,7 +101,6 @@ class Bridge:
 @pytest.fixture
 async def bridge_process(
     aiohttp_server: Any,
-    unused_tcp_port_factory: Callable[[], int],
     tmp_path: Path,
     carrier_name: str,
 ) -> AsyncIterator[Callable[..., Any]]:
@@ -111,7 +111,7 @@ async def bridge_process(
         kallglot_server = await aiohttp_server(kallglot.app())
         sims = await Sims.serve(aiohttp_server)
         (tmp_path / "routes.toml").write_text(ROUTES)
-        port = unused_tcp_port_factory()
+        port = port_for_a_process()
         url = f"http://127.0.0.1:{port}"
         env = {
             **os.environ,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import socket
 import subprocess
 import sys
 import threading
@@ -21,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.ports import port_for_a_process
 
 ROOT = Path(__file__).resolve().parents[2]
 ROUTES = ROOT / "deploy" / "routes.example.toml"  # what `make run` uses
@@ -34,19 +35,13 @@ class DevServe:
     output: list[str] = field(default_factory=list)  # everything serve wrote, stdout and stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def dev_serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServe]:
     """`python -m bridge serve` as `make run` starts it: no Kallglot key, no carrier account."""
     workdir = tmp_path_factory.mktemp("serve")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KALLGLOT_", "TWILIO_"))}
     env |= {
-        "BRIDGE_PORT": str(_free_port()),
+        "BRIDGE_PORT": str(port_for_a_process()),
         "BRIDGE_ROUTES": str(ROUTES),
         "BRIDGE_DATABASE_URL": f"sqlite:///{workdir / 'calls.db'}",
         "BRIDGE_LOG_JSON": "true",
@@ -169,7 +164,7 @@ def test_the_dev_simulator_refuses_a_call_with_the_wrong_credentials(
 
 def test_an_unreachable_simulator_is_named_with_what_to_check(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "bridge", "call", "--bridge", "http://127.0.0.1:9"]
-    command += ["--to", "+15550100001", "--sim", f"http://127.0.0.1:{_free_port()}"]
+    command += ["--to", "+15550100001", "--sim", f"http://127.0.0.1:{port_for_a_process()}"]
 
     done = run_call(command, "--account-sid", "AC1", "--auth-token", "x", cwd=tmp_path)
 

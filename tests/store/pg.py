@@ -12,7 +12,6 @@ import glob
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -20,6 +19,8 @@ from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
+
+from tests.ports import port_for_a_process
 
 SERVER_USER = "postgres"
 
@@ -29,12 +30,6 @@ def skip_or_fail(reason: str) -> None:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"{reason} (CI=true: .ci/run installs it; this must not be skipped)")
     pytest.skip(reason)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def postgres_bindir() -> Path | None:
@@ -51,7 +46,7 @@ def postgres_bindir() -> Path | None:
 class PostgresServer:
     def __init__(self, bindir: Path) -> None:
         self.bindir = bindir
-        self.port = free_port()
+        self.port = port_for_a_process()
         self.root = Path(tempfile.mkdtemp(prefix="kallglot-pg-"))
         self.data = self.root / "data"
         self.log = self.root / "server.log"

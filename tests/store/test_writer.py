@@ -20,7 +20,7 @@ from bridge.store.query import CallQuery
 from bridge.store.records import LegRecord
 from bridge.store.sqlite import SqliteStore
 from bridge.store.writer import RecordWriter
-from tests.store.pg import free_port
+from tests.ports import port_for_a_process
 from tests.store.support import a_call
 
 FAST_RETRY = (0.01, 0.05)
@@ -102,7 +102,7 @@ async def test_a_locked_database_queues_drops_past_the_bound_and_catches_up(
 
 
 async def test_an_unreachable_postgres_costs_callers_nothing_and_shutdown_gives_up() -> None:
-    store = PostgresStore(f"postgresql://postgres@127.0.0.1:{free_port()}/none")
+    store = PostgresStore(f"postgresql://postgres@127.0.0.1:{port_for_a_process()}/none")
     writer = RecordWriter(store, max_queue=3, retry_delays=FAST_RETRY)
     writer.start()
     try:

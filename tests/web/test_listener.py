@@ -36,6 +36,7 @@ from bridge.web.listener import (
     listen,
     peer_key,
 )
+from tests.ports import port_for_a_process
 
 HEAD = b"GET / HTTP/1.1\r\nHost: bridge\r\n\r\n"
 RESPONSE_BODY = b"hello"
@@ -419,7 +420,8 @@ async def serve_process(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable
         if not name.startswith(("BRIDGE_", "KALLGLOT_", "TWILIO_"))
     }
 
-    async def start(port: int, **env: str) -> ServeProcess:
+    async def start(port: int | None = None, **env: str) -> ServeProcess:
+        port = port or port_for_a_process()
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -452,12 +454,11 @@ FLOOD = 500
 
 async def test_serve_sheds_an_idle_flood_gives_back_its_fds_and_still_answers(
     serve_process: Callable[..., Awaitable[ServeProcess]],
-    unused_tcp_port_factory: Callable[[], int],
 ) -> None:
     """The security test's 500 idle connections, against the real `serve` with its defaults
     for the limits: 256 wait (per address), the rest are refused at once, all are gone by the
     header timeout, and the bridge's descriptor count is back where it was."""
-    port = unused_tcp_port_factory()
+    port = port_for_a_process()
     serve = await serve_process(port, BRIDGE_HTTP_HEADER_TIMEOUT_S="1.0")
     pid = serve.process.pid
     async with asyncio.timeout(60):
@@ -531,13 +532,10 @@ async def test_serve_says_in_one_line_that_its_port_is_taken_and_exits_2(
 )
 async def test_serve_says_in_one_line_that_its_host_is_wrong_and_exits_2(
     serve_process: Callable[..., Awaitable[ServeProcess]],
-    unused_tcp_port_factory: Callable[[], int],
     host: str,
     says: str,
 ) -> None:
-    serve = await serve_process(
-        unused_tcp_port_factory(), BRIDGE_HOST=host, BRIDGE_LOG_JSON="false"
-    )
+    serve = await serve_process(BRIDGE_HOST=host, BRIDGE_LOG_JSON="false")
     lines, status = await stderr_and_status(serve)
     assert status == 2
     (line,) = lines
