@@ -17,14 +17,16 @@ $(VENV)/.installed: pyproject.toml requirements-test.lock
 	@$(PY) -c 'import sys; print("installed into $(VENV) with Python", sys.version.split()[0])'
 	@touch $@
 
-# CI (.ci/run, with CI=true) runs the fuzzers with their full counts; a developer's run takes
-# the quick fuzz profile (tests/fuzz/profile.py). Both use WORKERS processes, two: one a core.
-# The suite mostly waits on calls in real time, but with every scenario on five carriers more
-# workers than cores left the real-time playout tests missing their deadlines, and one process
-# takes over twelve minutes. Chromium (tests/browser) takes a core of its own, so those tests
-# run after the rest, alone. `make test WORKERS=0` runs everything in one process;
-# FUZZ_PROFILE=ci gives the full counts anywhere.
-WORKERS ?= 2
+# Two test profiles (tests/profile.py): CI (.ci/run, with CI=true) runs `ci`, every test with
+# every scenario on all five carriers and the fuzzers at their full counts; a developer's run is
+# `quick`, each scenario on one carrier, the fuzzers at a few hundred cases, no `long` tests.
+# TEST_PROFILE=ci|quick chooses either anywhere. The suite mostly waits on calls in real time,
+# but under CI's load more workers than cores left the real-time playout tests missing their
+# deadlines, so `ci` runs two; `quick`, lighter, runs three. Chromium (tests/browser, `long`)
+# takes a core of its own, so those tests run after the rest, alone. `make test WORKERS=0` runs
+# everything in one process.
+PROFILE := $(or $(TEST_PROFILE),$(if $(filter true TRUE,$(CI)),ci,quick))
+WORKERS ?= $(if $(filter ci,$(PROFILE)),2,3)
 
 test: install
 ifeq ($(WORKERS),0)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
+
 from bridge.audio import codecs
 from bridge.audio.formats import Encoding
 from bridge.audio.levels import is_silent
@@ -14,6 +16,7 @@ from bridge.sim.chromium import missing
 from bridge.sim.speech import CUSTOMER_DE
 
 
+@pytest.mark.long
 async def test_the_demo_call_loses_no_frame_and_writes_its_results(tmp_path: Path) -> None:
     progress: list[str] = []
     summary = await demo(tmp_path, delay=0.3, port=0, progress=progress.append)
@@ -57,6 +60,7 @@ async def test_the_demo_call_loses_no_frame_and_writes_its_results(tmp_path: Pat
     ]
 
 
+@pytest.mark.long
 async def test_the_ducked_demo_mixes_every_translated_frame_at_the_level_asked(
     tmp_path: Path,
 ) -> None:

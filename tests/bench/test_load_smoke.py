@@ -17,6 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.long
 @pytest.mark.timeout(60)
 def test_two_calls_for_two_seconds_produce_a_complete_result(tmp_path: Path) -> None:
     out = tmp_path / "results.json"

@@ -16,6 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.long
 @pytest.mark.timeout(90)
 def test_a_short_soak_reports_every_scenario(tmp_path: Path) -> None:
     out = tmp_path / "soak.json"

@@ -20,7 +20,7 @@ from tests.browser.conftest import LaunchBrowser
 if TYPE_CHECKING:
     from playwright.async_api import Browser
 
-pytestmark = pytest.mark.timeout(30)
+pytestmark = [pytest.mark.timeout(30), pytest.mark.long]
 
 SAMPLE_RATE = 48000
 SILENT_RMS = 1e-3  # a float-rounding hiss at most; speech blocks run 0.02..0.17

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import statistics
 
+import pytest
+
 from bridge.audio.formats import AudioFormat, Encoding
 from bridge.audio.levels import is_silent
 from bridge.calls.model import EndReason
@@ -19,6 +21,9 @@ from bridge.sim.browser_agent import BrowserAgent
 from tests.browser.conftest import SPEECH_WAV, LaunchBrowser
 from tests.e2e.conftest import CONSOLE, CUSTOMER, StackFactory, assert_cleaned_up, received
 from tests.e2e.test_console import console_key
+
+pytestmark = pytest.mark.long  # Chromium: CI's profile (tests/profile.py)
+
 
 MULAW = AudioFormat(Encoding.MULAW, 8000)
 SECOND = 16000  # bytes of 8 kHz PCM16

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from bridge.demo_browser import demo_browser, lost_frames, render_browser
 from tests.browser.conftest import require_chromium
+
+pytestmark = pytest.mark.long  # Chromium: CI's profile (tests/profile.py)
 
 
 async def test_the_browser_demo_loses_no_frame_and_adds_little_delay(tmp_path: Path) -> None:

@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 from bridge.calls.model import EndReason
 from bridge.calls.obligations import SessionState, create_idempotency_key
 from bridge.sim.softphone import Phone
@@ -104,6 +106,7 @@ class Chaos:
         window.ended_at = time.monotonic()
 
 
+@pytest.mark.long
 async def test_twenty_calls_through_kallglot_outages_leak_nothing_and_spare_the_neighbours(
     make_stack: StackFactory, customer_speech: bytes, agent_speech: bytes, tmp_path: Path
 ) -> None:

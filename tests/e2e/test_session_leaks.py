@@ -37,6 +37,7 @@ async def until(holds: Callable[[], bool]) -> None:
         await asyncio.sleep(0.05)
 
 
+@pytest.mark.long
 async def test_sessions_whose_end_fails_in_an_outage_are_ended_once_kallglot_is_back(
     make_stack: StackFactory,
 ) -> None:

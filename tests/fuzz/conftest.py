@@ -8,8 +8,8 @@ database is kept, so CI explores the same cases every time and nothing lands in 
 
 Tests opt in with `@FUZZ`, `@ROUNDTRIP` or `@HTTP_FUZZ` (imported from here), so the global
 hypothesis settings other test directories rely on are left alone. Those are the counts of the
-`ci` fuzz profile, which CI runs; a developer's run is `quick`, a few hundred cases per fuzzer
-(tests/fuzz/profile.py says which runs when).
+`ci` test profile, which CI runs; a developer's run is `quick`, a few hundred cases per fuzzer
+(tests/profile.py says which runs when).
 """
 
 from __future__ import annotations
@@ -26,13 +26,13 @@ from hypothesis import HealthCheck, settings
 from bridge.config import Config
 from bridge.web.app import create_app
 from tests.e2e.conftest import carrier_name, make_stack
-from tests.fuzz.profile import fuzz_profile
 from tests.ports import ReservedPort
+from tests.profile import chosen_profile
 
 __all__ = ["carrier_name", "make_stack"]
 
 MIN_CASES = 10_000
-_QUICK = fuzz_profile() == "quick"
+_QUICK = chosen_profile() == "quick"
 _COMMON = {
     "deadline": None,  # a loaded 2-core CI box is no place for per-example timing
     "derandomize": True,
