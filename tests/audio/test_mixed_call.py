@@ -6,6 +6,8 @@ carriers' clocks disagree."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 
 from bridge.audio.formats import MULAW_8K
@@ -15,11 +17,25 @@ from bridge.sim.softphone import FRAME_BYTES, Playout
 from tests.audio.playout_model import SILENT, speech_pattern, voiced_frame
 
 FRAME_S = 0.02
+STALL_S = 0.15
 
 
-@pytest.mark.parametrize("listener_ppm", [0.0, 1000.0, -1000.0])
-def test_ten_minutes_mixed_have_no_gaps_and_no_drift(listener_ppm: float) -> None:
-    seconds = 600.0
+@dataclass
+class MixedRun:
+    buffer: PlayoutBuffer
+    gaps: list[float]  # when, after the first second, the listener's carrier had nothing
+    pushed_translation: int  # frames
+    held_ms: list[tuple[float, float]]  # (when, what waited to be heard: carrier + our queue)
+
+    def most_held_ms(self, start_s: float, end_s: float) -> float:
+        return max(ms for t, ms in self.held_ms if start_s < t < end_s)
+
+
+def mixed_call(
+    seconds: float, listener_ppm: float = 0.0, stall_at: float | None = None
+) -> MixedRun:
+    """`stall_at`: the speaker's carrier stalls there for 150 ms, then delivers what it held
+    at once (as a carrier's media server does after a hiccup)."""
     now = 0.0
     buffer = PlayoutBuffer(MULAW_8K, now=lambda: now)
     buffer.mix_original(Ducking(-18))
@@ -31,7 +47,7 @@ def test_ten_minutes_mixed_have_no_gaps_and_no_drift(listener_ppm: float) -> Non
     next_chunk, chunks = 0.013, 0  # 100 ms translation chunks, off the frame grid
     next_tick, ticks = tick_period / 2, 0
     pushed_translation = 0
-    gaps = 0
+    gaps: list[float] = []
     held_ms: list[tuple[float, float]] = []
     wake: float | None = 0.0
     while now < seconds:
@@ -40,6 +56,8 @@ def test_ten_minutes_mixed_have_no_gaps_and_no_drift(listener_ppm: float) -> Non
             buffer.push_original(MULAW_8K, voiced_frame(originals) if talks(originals) else SILENT)
             originals += 1
             next_original = originals * FRAME_S
+            if stall_at is not None and stall_at <= next_original < stall_at + STALL_S:
+                next_original = stall_at + STALL_S  # the frames due meanwhile come at once
         if now == next_chunk:
             first = chunks * 5
             audio = b"".join(voiced_frame(i) for i in range(first, first + 5) if translated(i))
@@ -51,7 +69,7 @@ def test_ten_minutes_mixed_have_no_gaps_and_no_drift(listener_ppm: float) -> Non
         if now == next_tick:
             _, played, echoes = speaker.tick()
             if now > 1.0 and played < FRAME_BYTES:
-                gaps += 1
+                gaps.append(now)
             held_ms.append((now, speaker.queued_bytes / 8 + buffer.queued_frames * 20))
             buffer.observe_inbound((ticks + 1) * FRAME_S, now)
             for name in echoes:
@@ -70,12 +88,37 @@ def test_ten_minutes_mixed_have_no_gaps_and_no_drift(listener_ppm: float) -> Non
                     buffer.mark_played(name)
             wait = buffer.wait_before_next()
         wake = None if wait is None else now + wait
+    return MixedRun(buffer, gaps, pushed_translation, held_ms)
 
-    assert gaps == 0
-    mixer = buffer.mixer
+
+@pytest.mark.parametrize("listener_ppm", [0.0, 1000.0, -1000.0])
+def test_ten_minutes_mixed_have_no_gaps_and_no_drift(listener_ppm: float) -> None:
+    seconds = 600.0
+    run = mixed_call(seconds, listener_ppm)
+
+    assert run.gaps == []
+    mixer = run.buffer.mixer
     assert mixer is not None
-    assert mixer.stats.frames_mixed == pushed_translation - mixer.pending  # none lost
+    assert mixer.stats.frames_mixed == run.pushed_translation - mixer.pending  # none lost
     assert mixer.stats.translation_alone == 0  # the original never stalled here
-    first_minute = max(ms for t, ms in held_ms if 1.0 < t < 60.0)
-    last_minute = max(ms for t, ms in held_ms if t > seconds - 60.0)
+    first_minute = run.most_held_ms(1.0, 60.0)
+    last_minute = run.most_held_ms(seconds - 60.0, seconds)
     assert last_minute <= first_minute + 20  # what waits to be heard has not grown: no drift
+    # The original is not jitter-buffered: the carrier holds a frame or two of it, never the
+    # translation's 80 ms prebuffer on top.
+    assert run.most_held_ms(1.0, seconds) <= 80
+
+
+def test_delay_a_stall_of_the_original_left_is_shed_in_its_next_pause() -> None:
+    """The speaker's carrier stalls 150 ms mid-sentence and then delivers the held frames at
+    once: the listener's carrier is handed them at once (waiting for nothing here), and the
+    150 ms they now hold is shed again in the speaker's next pause, not kept for the call. The
+    stall itself is heard as a hole: the original is live, not jitter-buffered."""
+    run = mixed_call(40.0, stall_at=30.5)  # the speaker talks 28-31 s, pauses 31-32 s
+
+    assert all(30.5 < t < 30.5 + STALL_S + FRAME_S for t in run.gaps)  # the stall's own hole
+    assert run.most_held_ms(30.0, 30.5) <= 80
+    assert run.most_held_ms(30.6, 31.0) >= 120  # the burst went on to the carrier
+    assert run.most_held_ms(32.0, 40.0) <= 80  # and its delay was shed in the pause
+    assert run.buffer.frames_compacted >= 5
+    assert run.buffer.frames_inserted <= 2
