@@ -93,8 +93,9 @@ def settings_findings(config: Config, *, outbound_only: bool = False) -> list[Fi
                 Level.WARNING,
                 "carriers",
                 "no carrier account is set: serve starts a simulated Twilio (local tests only)",
-                "set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_CALLER_ID (or the "
-                "TELNYX_* settings) to take real calls",
+                "set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_CALLER_ID (or another "
+                'carrier\'s: TELNYX_*, VONAGE_*, PLIVO_* or EXOTEL_*, README "Carriers") to take '
+                "real calls",
             )
         )
     return found
@@ -237,18 +238,28 @@ def database_finding(facts: DatabaseFacts) -> Finding:
 
 
 def voice_webhooks(config: Config) -> list[str]:
-    """Per configured carrier, the exact URL to paste into its console, and where."""
+    """Per configured carrier, the exact URL to paste into its console, how it is fetched, and
+    where it goes (README, "Carriers")."""
     if not config.carriers:
         return ["(no carrier configured: serve's simulated Twilio needs no webhook)"]
     lines = []
-    for name in config.carriers:
+    for name, settings in config.carriers.items():
         url = voice_url(config, name)
-        where = {
-            "twilio": 'each number\'s "A call comes in" (or: python -m bridge configure-numbers '
-            "--apply)",
-            "telnyx": "the Call Control application's webhook URL, API v2",
-        }.get(name, "the number's voice webhook")
-        lines.append(f"{name:<8}POST {url}   {where}")
+        method, where = {
+            "twilio": (
+                "POST",
+                'each number\'s "A call comes in" (or: python -m bridge configure-numbers --apply)',
+            ),
+            "telnyx": ("POST", "the Call Control application's webhook URL, API v2"),
+            "vonage": ("GET", "the Voice application's Answer URL, and its Event URL too"),
+            "plivo": ("POST", "the Plivo application's Answer URL (and Hangup URL)"),
+            "exotel": ("GET", "the Voicebot applet's dynamic endpoint, in the call flow"),
+        }.get(name, ("POST", "the number's voice webhook"))
+        if name == "exotel":  # Exotel authenticates by the URL's own credentials
+            user = getattr(settings, "webhook_user", "<EXOTEL_WEBHOOK_USER>")
+            scheme, _, rest = url.partition("://")
+            url = f"{scheme}://{user}:<EXOTEL_WEBHOOK_PASSWORD>@{rest}"
+        lines.append(f"{name:<8}{method:<5}{url}   {where}")
     return lines
 
 

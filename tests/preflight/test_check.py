@@ -7,6 +7,7 @@ from typing import Any
 
 from bridge.preflight import Level, preflight, startup_errors
 from bridge.preflight.findings import Finding
+from bridge.preflight.rules import voice_webhooks
 from bridge.store.base import open_store
 from bridge.store.config import StoreSettings
 from bridge.store.migrations import latest
@@ -198,3 +199,24 @@ async def test_invalid_settings_exit_2_with_the_message_serve_gives(run_command:
     status, out, err = await run_command({"BRIDGE_PORT": "eighty"}, "check")
     assert (status, out) == (2, "")
     assert "BRIDGE_PORT='eighty' is not a whole number" in err
+
+
+async def test_each_carriers_webhook_is_printed_as_its_console_takes_it(
+    services: Services,
+) -> None:
+    """Fetched the way each carrier fetches it, and Exotel's with the Basic credentials its
+    applet's URL must carry (the password named, not printed)."""
+    config = services.config(BRIDGE_PUBLIC_URL="https://bridge.example.com")
+    lines = {line.split()[0]: line.split()[1:3] for line in voice_webhooks(config)}
+    user = config.carriers["exotel"].webhook_user
+    assert lines == {
+        "twilio": ["POST", "https://bridge.example.com/twilio/voice"],
+        "telnyx": ["POST", "https://bridge.example.com/telnyx/voice"],
+        "vonage": ["GET", "https://bridge.example.com/vonage/voice"],
+        "plivo": ["POST", "https://bridge.example.com/plivo/voice"],
+        "exotel": [
+            "GET",
+            f"https://{user}:<EXOTEL_WEBHOOK_PASSWORD>@bridge.example.com/exotel/voice",
+        ],
+    }
+    assert config.carriers["exotel"].webhook_password not in "".join(voice_webhooks(config))
