@@ -1,9 +1,10 @@
-"""The preflight rules for carrier accounts: what the probes learnt from Twilio and Telnyx,
+"""The preflight rules for carrier accounts: what the probes learnt from each carrier,
 judged. Pure, like rules.py: the facts come in as values (findings.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from bridge.carriers.twilio.account import IncomingNumber
@@ -135,3 +136,48 @@ def telnyx_findings(settings: Any, facts: TelnyxFacts, voice_url: str) -> list[F
             )
         )
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class _Credentials:
+    settings: str  # the settings a refusal names
+    api_setting: str  # where the carrier's API is
+    todo: str  # where to find the right ones
+
+
+CREDENTIALS = {
+    "vonage": _Credentials(
+        "VONAGE_APPLICATION_ID/VONAGE_PRIVATE_KEY",
+        "VONAGE_API_URL",
+        "use the Voice application's id and the private key generated with it (Vonage "
+        "dashboard: Applications); a key of another application is refused",
+    ),
+    "plivo": _Credentials(
+        "PLIVO_AUTH_ID/PLIVO_AUTH_TOKEN",
+        "PLIVO_API_URL",
+        "copy both from the Plivo console (Overview); the auth token also checks every "
+        "webhook's signature, so with a wrong one every call is refused",
+    ),
+    "exotel": _Credentials(
+        "EXOTEL_ACCOUNT_SID/EXOTEL_API_KEY/EXOTEL_API_TOKEN",
+        "EXOTEL_API_URL",
+        "copy them from the Exotel dashboard (Settings > API Settings); EXOTEL_API_URL names "
+        "your account's cluster (https://api.exotel.com, or https://api.in.exotel.com)",
+    ),
+}
+
+
+def account_finding(name: str, settings: Any, proved: str | Failure) -> Finding:
+    """A carrier's credentials, by what one read-only request of its API answered."""
+    credentials = CREDENTIALS[name]
+    if isinstance(proved, Failure):
+        if proved.status is None:
+            return _unreachable(name, credentials.api_setting, settings.api_url, proved)
+        return Finding(
+            Level.ERROR,
+            name,
+            f"{name.capitalize()} refused {credentials.settings} ({proved.message})",
+            credentials.todo,
+            fatal=proved.status == 401,
+        )
+    return Finding(Level.OK, name, f"{proved} accepts {credentials.settings}")

@@ -95,4 +95,6 @@ class Facts:
     kallglot: ProbeResult | None = None
     twilio: TwilioFacts | None = None
     telnyx: TelnyxFacts | None = None
+    # The other carriers' credentials, by carrier: what one read-only request proved, or why not.
+    accounts: dict[str, str | Failure] = field(default_factory=dict)
     database: DatabaseFacts | None = None

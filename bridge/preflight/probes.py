@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -55,6 +55,14 @@ async def twilio(settings: TwilioSettings, numbers: Sequence[str], timeout_s: fl
 
         found = await asyncio.gather(*(look_up(n) for n in numbers))
     return TwilioFacts(info, dict(zip(numbers, found, strict=True)))
+
+
+async def account(proof: Awaitable[str]) -> str | Failure:
+    """A carrier's own credentials check (its package's `check_account`), as a fact."""
+    try:
+        return await proof
+    except CarrierError as error:
+        return Failure.of(error)
 
 
 async def telnyx(settings: TelnyxSettings, timeout_s: float) -> TelnyxFacts:

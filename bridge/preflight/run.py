@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bridge.carriers.exotel import account as exotel_account
+from bridge.carriers.plivo import account as plivo_account
+from bridge.carriers.vonage import account as vonage_account
 from bridge.config import Config
 from bridge.preflight import carrier_rules, probes, rules
 from bridge.preflight.findings import Facts, Finding
 
+# Each carrier without a probe of its own above: one read-only request that proves its
+# credentials (bridge/carriers/<name>/account.py).
+ACCOUNT_CHECKS: dict[str, Callable[[Any, float], Awaitable[str]]] = {
+    "vonage": vonage_account.check_account,
+    "plivo": plivo_account.check_account,
+    "exotel": exotel_account.check_account,
+}
 CHECK_TIMEOUT_S = 5.0  # per request, for the command: an operator is waiting
 STARTUP_TIMEOUT_S = 3.0  # per request, at serve's start-up: an unreachable service only delays it
 
@@ -34,10 +44,16 @@ async def gather_facts(
         jobs["twilio"] = probes.twilio(twilio, routed, timeout_s)
     if telnyx is not None:
         jobs["telnyx"] = probes.telnyx(telnyx, timeout_s)
+    proofs = {
+        name: probes.account(ACCOUNT_CHECKS[name](settings, timeout_s))
+        for name, settings in config.carriers.items()
+        if name in ACCOUNT_CHECKS
+    }
     if database:
         jobs["database"] = probes.database(config.store, timeout_s)
-    results = await asyncio.gather(*jobs.values())
-    return Facts(**dict(zip(jobs, results, strict=True)))
+    results = await asyncio.gather(*jobs.values(), *proofs.values())
+    accounts = dict(zip(proofs, results[len(jobs) :], strict=True))
+    return Facts(**dict(zip(jobs, results[: len(jobs)], strict=True)), accounts=accounts)
 
 
 def judge(config: Config, facts: Facts, *, outbound_only: bool = False) -> list[Finding]:
@@ -55,6 +71,8 @@ def judge(config: Config, facts: Facts, *, outbound_only: bool = False) -> list[
         found += carrier_rules.telnyx_findings(
             telnyx, facts.telnyx, rules.voice_url(config, "telnyx")
         )
+    for name, proved in facts.accounts.items():
+        found.append(carrier_rules.account_finding(name, config.carriers[name], proved))
     if facts.database is not None:
         found.append(rules.database_finding(facts.database))
     return found

@@ -1,10 +1,13 @@
-"""The slice of Exotel's REST API the bridge uses: `POST /v1/Accounts/{sid}/Calls/connect.json`.
+"""The slice of Exotel's REST API the bridge uses: `POST /v1/Accounts/{sid}/Calls/connect.json`,
+and the preflight check's `GET /v1/Accounts/{sid}/Calls.json` (Bulk Call Details).
 
 Basic auth with the account's API key and token (401 otherwise), a form body, and Exotel's
 error envelope `{"RestException": {"Status", "Message"}}`. The dial is checked as Exotel checks
 it: `From` (the party) and `CallerId` (one of the account's ExoPhones) are required, and `Url`
 must name one of the account's flows (`http://my.exotel.com/{sid}/exoml/start_voice/{app_id}`).
-There is nothing else: Exotel has no REST hang-up or call update (carriers.md §6.2).
+Bulk Call Details lists the account's ended calls, newest first, one page of `PageSize` (1 to
+100, default 50); like Exotel's it leaves out calls still under way. There is nothing else:
+Exotel has no REST hang-up or call update (carriers.md §6.2).
 
 Fault injection: `dial_failures` holds HTTP statuses the next dials get instead (popped in
 order), to see the bridge's retries.
@@ -14,7 +17,8 @@ from __future__ import annotations
 
 import hmac
 import re
-from typing import Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -34,6 +38,9 @@ class RestBackend(Protocol):
     app_id: str
     exophones: set[str]
     dial_failures: list[int]
+
+    @property
+    def calls(self) -> Mapping[str, ExotelSimCall]: ...
 
     def dial(
         self,
@@ -63,6 +70,21 @@ def add_routes(app: web.Application, backend: RestBackend) -> None:
     app[BACKEND] = backend
     app.router.add_post("/v1/Accounts/{sid}/Calls/connect.json", connect)
     app.router.add_post("/v1/Accounts/{sid}/Calls/connect", connect)
+    app.router.add_get("/v1/Accounts/{sid}/Calls.json", list_calls)
+    app.router.add_get("/v1/Accounts/{sid}/Calls", list_calls)
+
+
+def _authorized(request: web.Request) -> RestBackend:
+    """The backend, once the request's Basic credentials are the account's and its path names
+    that account; ApiError (401, 403) otherwise, as Exotel answers."""
+    backend = request.app[BACKEND]
+    expected = basic_header(backend.api_key, backend.api_token).encode()
+    presented = request.headers.get("Authorization", "").encode("utf-8", "replace")
+    if not hmac.compare_digest(presented, expected):
+        raise ApiError(401, "Authentication is required to view this resource.")
+    if request.match_info["sid"] != backend.account_sid:
+        raise ApiError(403, "The API key does not belong to this account.")
+    return backend
 
 
 async def connect(request: web.Request) -> web.Response:
@@ -72,14 +94,52 @@ async def connect(request: web.Request) -> web.Response:
         return error.response()
 
 
+async def list_calls(request: web.Request) -> web.Response:
+    try:
+        return _list_calls(request)
+    except ApiError as error:
+        return error.response()
+
+
+def _list_calls(request: web.Request) -> web.Response:
+    backend = _authorized(request)
+    size = request.query.get("PageSize", "50")
+    if not size.isdigit() or not 1 <= int(size) <= 100:
+        raise ApiError(400, f"PageSize {size[:10]!r} is not a number from 1 to 100.")
+    ended = [call for call in backend.calls.values() if call.ended.is_set()]
+    ended.sort(key=lambda call: call.created_at, reverse=True)
+    uri = f"/v1/Accounts/{backend.account_sid}/Calls.json"
+    body = {
+        "Metadata": {
+            "Total": len(ended),
+            "PageSize": int(size),
+            "FirstPageUri": f"{uri}?PageSize={size}",
+            "PrevPageUri": None,
+            "NextPageUri": None,  # the simulator's calls fit one page in every test
+        },
+        "Calls": [_record(call, backend.account_sid, call.status) for call in ended[: int(size)]],
+    }
+    return web.json_response(body)
+
+
+def _record(call: ExotelSimCall, account_sid: str, status: str) -> dict[str, Any]:
+    """A call as Exotel's API shows it (`Call` of a dial, an item of Bulk Call Details)."""
+    return {
+        "Sid": call.sid,
+        "ParentCallSid": None,
+        "AccountSid": account_sid,
+        "To": call.to,
+        "From": call.from_,
+        "PhoneNumberSid": call.from_,
+        "Status": status,
+        "Direction": call.direction,
+        "DateCreated": call.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+        "Uri": f"/v1/Accounts/{account_sid}/Calls/{call.sid}.json",
+    }
+
+
 async def _connect(request: web.Request) -> web.Response:
-    backend = request.app[BACKEND]
-    expected = basic_header(backend.api_key, backend.api_token).encode()
-    presented = request.headers.get("Authorization", "").encode("utf-8", "replace")
-    if not hmac.compare_digest(presented, expected):
-        raise ApiError(401, "Authentication is required to view this resource.")
-    if request.match_info["sid"] != backend.account_sid:
-        raise ApiError(403, "The API key does not belong to this account.")
+    backend = _authorized(request)
     if backend.dial_failures:
         raise ApiError(backend.dial_failures.pop(0), "Service temporarily unavailable.")
     if (request.content_length or 0) > MAX_BODY:
@@ -106,17 +166,4 @@ async def _connect(request: web.Request) -> web.Response:
     if callback is not None and not callback.startswith(("http://", "https://")):
         raise ApiError(400, "StatusCallback is not an http(s) URL.")
     call = backend.dial(to, caller_id, custom, callback, events, float(timeout))
-    body = {
-        "Call": {
-            "Sid": call.sid,
-            "AccountSid": backend.account_sid,
-            "To": to,
-            "From": caller_id,
-            "PhoneNumberSid": caller_id,
-            "Status": "in-progress",
-            "Direction": "outbound-api",
-            "DateCreated": call.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-            "Uri": f"/v1/Accounts/{backend.account_sid}/Calls/{call.sid}.json",
-        }
-    }
-    return web.json_response(body)
+    return web.json_response({"Call": _record(call, backend.account_sid, "in-progress")})

@@ -2,7 +2,8 @@
 
 `POST Call/` dials (201, `request_uuid`); `DELETE Call/{uuid}/` hangs up a live call (204);
 `DELETE Request/{uuid}/` cancels a dial still ringing (204); `POST Call/{uuid}/` with
-`legs=aleg` and `aleg_url` transfers the call to new XML (202). Basic auth with the auth id and
+`legs=aleg` and `aleg_url` transfers the call to new XML (202); `GET /v1/Account/{id}/` gives
+the account's details (the preflight check's probe). Basic auth with the auth id and
 token (401 otherwise, and for another account's path); a call Plivo no longer has is 404; a
 missing or bad field is 400 naming it. Bodies as JSON or a form. Plivo's error body:
 `{"api_id": ..., "error": "..."}`.
@@ -22,6 +23,8 @@ from aiohttp import web
 from bridge.sim.plivo_call import PlivoSimCall
 
 MAX_BODY = 64 * 1024
+ACCOUNT_NAME, ACCOUNT_TYPE = "Plivo simulator", "standard"
+AUTH_FAILED = "authentication failed: check the auth id and token"
 
 
 class RestBackend(Protocol):
@@ -96,7 +99,7 @@ def _call(request: web.Request, sim: RestBackend) -> PlivoSimCall:
 async def _handle(request: web.Request) -> web.Response:
     sim = request.app[BACKEND]
     if not _authorised(request, sim):
-        return _reply(401, {"error": "authentication failed: check the auth id and token"})
+        return _reply(401, {"error": AUTH_FAILED})
     try:
         action = request.match_info["action"]
         if request.method == "POST" and action == "Call" and "uuid" not in request.match_info:
@@ -130,8 +133,32 @@ async def _handle(request: web.Request) -> web.Response:
         return _reply(error.status, {"error": error.message})
 
 
+async def _account(request: web.Request) -> web.Response:
+    """Plivo's "Get account details", with the fields a real main account answers with."""
+    sim = request.app[BACKEND]
+    if not _authorised(request, sim):
+        return _reply(401, {"error": AUTH_FAILED})
+    return _reply(
+        200,
+        {
+            "account_type": ACCOUNT_TYPE,
+            "address": "",
+            "auth_id": sim.auth_id,
+            "auto_recharge": False,
+            "billing_mode": "prepaid",
+            "cash_credits": "10.00000",
+            "city": "",
+            "name": ACCOUNT_NAME,
+            "resource_uri": f"/v1/Account/{sim.auth_id}/",
+            "state": "",
+            "timezone": "UTC",
+        },
+    )
+
+
 def add_routes(app: web.Application, sim: RestBackend) -> None:
     app[BACKEND] = sim
+    app.router.add_get("/v1/Account/{auth_id}/", _account)
     base = "/v1/Account/{auth_id}/{action:Call|Request}/"
     app.router.add_post(
         base.rstrip("/").replace("{action:Call|Request}", "{action:Call}") + "/", _handle

@@ -3,7 +3,8 @@
 `POST /v1/calls` dials (an inline `ncco`, `event_url`, `ringing_timer`) and answers 201 with
 the call's uuid; `PUT /v1/calls/{uuid}` hangs up (`{"action": "hangup"}`) or replaces the
 running NCCO (`{"action": "transfer", "destination": {"type": "ncco", "ncco": [...]}}`) and
-answers 204. Every request must carry an application JWT (RS256) that the application's public
+answers 204; `GET /v1/calls` lists the calls it knows, newest first (`page_size` 1-100,
+`record_index`), as the preflight check's read-only probe of the JWT. Every request must carry an application JWT (RS256) that the application's public
 key verifies (401 otherwise); errors are Vonage's `{"type", "title", "detail", "instance"}`. A
 call that is not live (unknown, or over) is 404: the bridge's hang-up treats that as done.
 """
@@ -46,7 +47,7 @@ class RestBackend(Protocol):
     tokens: ApplicationTokens
     calls: dict[str, VonageSimCall]
     fail_next: list[int]  # fault: the next requests get these HTTP statuses, in order
-    requests: list[str]  # every request received: "POST /v1/calls", "PUT /v1/calls/{uuid}"
+    requests: list[str]  # every request received: "POST /v1/calls", "GET /v1/calls", ...
 
     def dial(self, setup: VonageCallSetup) -> VonageSimCall: ...
 
@@ -69,6 +70,7 @@ def _errors(handler: Handler) -> Handler:
 def add_routes(app: web.Application, backend: RestBackend) -> None:
     app[BACKEND] = backend
     app.router.add_post("/v1/calls", _errors(dial))
+    app.router.add_get("/v1/calls", _errors(list_calls))
     app.router.add_put("/v1/calls/{uuid}", _errors(modify))
 
 
@@ -168,3 +170,38 @@ async def modify(request: web.Request) -> web.Response:
     else:
         raise _bad(f"unknown action {str(action)[:40]!r} (hangup, transfer, ...)")
     return web.Response(status=204)
+
+
+async def list_calls(request: web.Request) -> web.Response:
+    """Vonage's paged call list: `count` is every call, `_embedded.calls` this page of them."""
+    backend, _ = await _authorised(request)
+    page_size = _whole(request.query.get("page_size", "10"), "page_size", 1, 100)
+    index = _whole(request.query.get("record_index", "0"), "record_index", 0, 1_000_000)
+    calls = list(reversed(backend.calls.values()))  # dict order is creation order
+    page = [_call_record(call) for call in calls[index : index + page_size]]
+    answer = {
+        "count": len(calls),
+        "page_size": page_size,
+        "record_index": index,
+        "_links": {"self": {"href": request.path_qs}},
+        "_embedded": {"calls": page},
+    }
+    return web.json_response(answer)
+
+
+def _whole(value: str, name: str, low: int, high: int) -> int:
+    if not value.isdigit() or not low <= int(value) <= high:
+        raise _bad(f"'{name}' must be a whole number, {low}-{high}")
+    return int(value)
+
+
+def _call_record(call: VonageSimCall) -> dict[str, Any]:
+    return {
+        "uuid": call.sid,
+        "conversation_uuid": call.conversation_uuid,
+        "direction": call.direction,
+        "status": call.statuses[-1] if call.statuses else "started",
+        "from": {"type": "phone", "number": call.from_.removeprefix("+")},
+        "to": {"type": "phone", "number": call.to.removeprefix("+")},
+        "_links": {"self": {"href": f"/v1/calls/{call.sid}"}},
+    }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from bridge.carriers.vonage.appjwt import generate_private_key
 from bridge.preflight import Level, preflight, startup_errors
 from bridge.preflight.findings import Finding
 from bridge.preflight.rules import voice_webhooks
@@ -38,7 +39,8 @@ async def test_all_good_passes_every_check_and_prints_the_webhooks(
     checks = [line for line in lines if line.split(" ", 1)[0] in ("ok", "warning", "error")]
     assert [line for line in checks if not line.startswith("ok ")] == []
     subjects = {line.split()[1] for line in checks}
-    assert {"secret", "public", "routes", "kallglot", "twilio", "telnyx", "database"} <= subjects
+    assert {"secret", "public", "routes", "kallglot", "database"} <= subjects
+    assert {"twilio", "telnyx", "vonage", "plivo", "exotel"} <= subjects
     assert (
         sum(f"{number} calls POST {PUBLIC_URL}/twilio/voice" in out for number in (CENTRE, SOLO))
         == 2
@@ -220,3 +222,45 @@ async def test_each_carriers_webhook_is_printed_as_its_console_takes_it(
         ],
     }
     assert config.carriers["exotel"].webhook_password not in "".join(voice_webhooks(config))
+
+
+async def test_the_other_carriers_credentials_are_proved_and_refusals_stop_serve(
+    services: Services,
+) -> None:
+    """Vonage, Plivo and Exotel: one read-only request each; a refused credential is a fatal
+    error naming the settings, a carrier out of reach an error naming its URL setting."""
+    good = by_subject((await preflight(services.config())).findings)
+    for name in ("vonage", "plivo", "exotel"):
+        (finding,) = good[name]
+        assert finding.level is Level.OK, finding
+
+    wrong = services.config(
+        VONAGE_PRIVATE_KEY=generate_private_key(),  # another application's key
+        PLIVO_AUTH_TOKEN="wrong-plivo-token-0123456789",
+        EXOTEL_API_TOKEN="wrong-exotel-token",
+    )
+    found = by_subject((await preflight(wrong)).findings)
+    settings = {
+        "vonage": "VONAGE_APPLICATION_ID/VONAGE_PRIVATE_KEY",
+        "plivo": "PLIVO_AUTH_ID/PLIVO_AUTH_TOKEN",
+        "exotel": "EXOTEL_ACCOUNT_SID/EXOTEL_API_KEY/EXOTEL_API_TOKEN",
+    }
+    for name, named in settings.items():
+        (finding,) = found[name]
+        assert (finding.level, finding.fatal) == (Level.ERROR, True), finding
+        assert f"refused {named}" in finding.message
+        assert "HTTP 401" in finding.message
+    said = "\n".join(f.line() for findings in found.values() for f in findings)
+    for secret in ("wrong-plivo-token-0123456789", "wrong-exotel-token", "PRIVATE KEY"):
+        assert secret not in said
+    errors = await startup_errors(wrong)
+    assert sorted(e.split()[0] for e in errors) == ["Exotel", "Plivo", "Vonage"]
+
+    away = f"http://127.0.0.1:{closed_port()}"
+    unreachable = services.config(PLIVO_API_URL=away + "/v1", EXOTEL_API_URL=away)
+    found = by_subject((await preflight(unreachable)).findings)
+    for name, setting in (("plivo", "PLIVO_API_URL"), ("exotel", "EXOTEL_API_URL")):
+        (finding,) = found[name]
+        assert (finding.level, finding.fatal) == (Level.ERROR, False), finding
+        assert f"{setting}={away}" in finding.message
+        assert finding.todo.startswith(f"check {setting}")

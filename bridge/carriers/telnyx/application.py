@@ -8,13 +8,10 @@ per-number voice URL to set: a number belongs to an application, and the applica
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import quote
 
-import aiohttp
-
+from bridge.carriers import read_only
 from bridge.carriers.interface import CarrierError
 from bridge.carriers.telnyx.config import TelnyxSettings
 from bridge.carriers.telnyx.rest import USER_AGENT, _first_error
@@ -36,21 +33,9 @@ async def fetch_application(
     url = f"{settings.api_url.rstrip('/')}/call_control_applications/{quote(settings.connection_id, safe='')}"
     headers = {"Authorization": f"Bearer {settings.api_key}", "User-Agent": USER_AGENT}
     what = f"fetch Call Control application {settings.connection_id}"
-    try:
-        async with (
-            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s)) as http,
-            http.get(url, headers=headers) as response,
-        ):
-            text = await response.text(errors="replace")
-            status = response.status
-    except (TimeoutError, aiohttp.ClientError) as error:
-        raise CarrierError(
-            f"could not reach Telnyx to {what}: {type(error).__name__}: {error}".rstrip(": ")
-        ) from None
-    try:
-        payload: Any = json.loads(text) if text else {}
-    except ValueError:
-        payload = {}
+    status, payload, _ = await read_only.get(
+        url, headers, carrier="Telnyx", what=what, timeout_s=timeout_s
+    )
     if not 200 <= status < 300:
         code, detail = _first_error(payload)
         raise CarrierError(
