@@ -36,8 +36,8 @@ EPSILON_S = 1e-6  # deadlines met to within a microsecond are met (float roundin
 # With the original under the translation: when no original frame came for this long, waiting
 # translation goes out alone rather than wait for a carrier that stalled or a leg that is gone.
 ORIGINAL_STALE_S = 2 * FRAME_MS / 1000
-MIXED_CUSHION_S = 2 * FRAME_MS / 1000  # what the carrier holds of a mixed original, +- a frame
-MIXED_CUSHION_WINDOW_S = 0.5
+MIXED_CUSHION_S = 3 * FRAME_MS / 1000  # what the carrier holds of a mixed original, +- a frame
+MIXED_CUSHION_WINDOW_S = 1.0
 
 
 @dataclass(slots=True)
@@ -142,10 +142,11 @@ class PlayoutBuffer:
         """From now on the other party's own voice (`push_original`) plays continuously, with
         the translation mixed over it and the original ducked under it (bridge/audio/mixer.py)."""
         self.mixer = OriginalMixer(self.carrier_format, ducking, self._prebuffer_s)
-        # The original is not jitter-buffered (the translation's prebuffer is the mixer's): the
-        # carrier holds 20-60 ms of it, enough that a carrier clock faster than the speaker's
-        # never runs dry. Delay a stall or a burst left there is shed in the original's next
-        # pause, judged over a short window, since its frames arrive every 20 ms.
+        # The original is not jitter-buffered like the translation (whose prebuffer is the
+        # mixer's): the carrier holds 40-80 ms of it, enough for the jitter of its arrival and
+        # for a carrier clock faster than the speaker's. Delay a stall or a burst left there is
+        # shed in the original's next pause, judged over a short window, since its frames
+        # arrive every 20 ms.
         self._cushion = Cushion(MIXED_CUSHION_S, self._frame_s, window_s=MIXED_CUSHION_WINDOW_S)
 
     def push_original(self, fmt: AudioFormat, data: bytes) -> None:
@@ -228,10 +229,14 @@ class PlayoutBuffer:
             return max(0.0, due - now)
         runs_out = playhead.runs_out_at()
         if runs_out is None or runs_out <= now:  # the carrier has nothing left: a talkspurt starts
-            # The original waits one frame, so the carrier starts with two, not the translation's
-            # prebuffer (that was the mixer's to wait).
-            wait = self._frame_s if self.mixer is not None else self._prebuffer_s
-            return max(0.0, self._first_queued_at + wait - now)
+            if self.mixer is None:
+                return max(0.0, self._first_queued_at + self._prebuffer_s - now)
+            # The original waits until the carrier can start with its cushion (two frames more
+            # arrived, or came at once after a stall), not for the translation's prebuffer
+            # (that was the mixer's to wait).
+            if len(self._queue) * self._frame_s >= MIXED_CUSHION_S - self._frame_s:
+                return 0.0
+            return max(0.0, self._first_queued_at + MIXED_CUSHION_S - self._frame_s - now)
         # The next frame may go once it fits: the carrier then holds at most `lead`, the frame
         # it is playing included (with a lead under one frame, one frame at a time).
         return max(0.0, runs_out - max(self._lead_s - self._frame_s, 0.0) - now)

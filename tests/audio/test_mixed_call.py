@@ -109,16 +109,17 @@ def test_ten_minutes_mixed_have_no_gaps_and_no_drift(listener_ppm: float) -> Non
     assert run.most_held_ms(1.0, seconds) <= 80
 
 
-def test_delay_a_stall_of_the_original_left_is_shed_in_its_next_pause() -> None:
+def test_delay_a_stall_of_the_original_left_is_shed_in_a_pause_soon_after() -> None:
     """The speaker's carrier stalls 150 ms mid-sentence and then delivers the held frames at
     once: the listener's carrier is handed them at once (waiting for nothing here), and the
-    150 ms they now hold is shed again in the speaker's next pause, not kept for the call. The
-    stall itself is heard as a hole: the original is live, not jitter-buffered."""
-    run = mixed_call(40.0, stall_at=30.5)  # the speaker talks 28-31 s, pauses 31-32 s
+    delay they now hold is shed again in a pause of the speaker's (once a second of arrivals
+    has shown it is no passing burst), not kept for the call. The stall itself is heard as a
+    hole: the original is live, not jitter-buffered."""
+    run = mixed_call(40.0, stall_at=30.5)  # the speaker talks 28-31 s, pauses 31-32 s, ...
 
     assert all(30.5 < t < 30.5 + STALL_S + FRAME_S for t in run.gaps)  # the stall's own hole
     assert run.most_held_ms(30.0, 30.5) <= 80
     assert run.most_held_ms(30.6, 31.0) >= 120  # the burst went on to the carrier
-    assert run.most_held_ms(32.0, 40.0) <= 80  # and its delay was shed in the pause
-    assert run.buffer.frames_compacted >= 5
+    assert run.most_held_ms(35.5, 40.0) <= 80  # and was shed in the pause at 35 s
+    assert run.buffer.frames_compacted >= 3
     assert run.buffer.frames_inserted <= 2
