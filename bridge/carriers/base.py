@@ -14,6 +14,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from bridge.audio.formats import AudioFormat
 
@@ -191,3 +192,32 @@ class MediaStreamProtocol(abc.ABC):
     def clear(self) -> str | bytes:
         """A frame that drops everything queued at the carrier (only where `supports_clear`)."""
         raise NotImplementedError(f"{type(self).__name__} has no clear")
+
+
+class CarrierMediaStream(MediaStreamProtocol):
+    """What every phone carrier's stream keeps: the audio format agreed for it, and, from its
+    start message on, the carrier's id for the stream (`_stream_id`, None until then).
+
+    Subclasses set `_format` and `_stream_id` in their `__init__`, and `FRAMES_PER_MESSAGE` to
+    what their carrier plays in one message.
+    """
+
+    FRAMES_PER_MESSAGE: ClassVar[int] = 1
+    _format: AudioFormat
+    _stream_id: str | None
+
+    @property
+    def media_format(self) -> AudioFormat:
+        return self._format
+
+    @property
+    def max_frames_per_message(self) -> int:
+        return self.FRAMES_PER_MESSAGE
+
+    @property
+    def started(self) -> bool:
+        return self._stream_id is not None
+
+    @property
+    def stream_id(self) -> str | None:
+        return self._stream_id

@@ -24,13 +24,13 @@ from typing import Any
 from bridge.audio.formats import AudioFormat, Encoding
 from bridge.carriers import frames
 from bridge.carriers.base import (
+    CarrierMediaStream,
     ClearAudio,
     Command,
     Connected,
     Event,
     MarkPlayed,
     Media,
-    MediaStreamProtocol,
     PlaceMark,
     PlayAudio,
     ProtocolViolation,
@@ -82,28 +82,14 @@ def media_format(fmt: Mapping[str, Any]) -> AudioFormat:
     return AudioFormat(Encoding.PCM16LE, rate)
 
 
-class ExotelMediaStream(MediaStreamProtocol):
+class ExotelMediaStream(CarrierMediaStream):
     """The bridge's end of one Exotel Voicebot stream."""
+
+    FRAMES_PER_MESSAGE = MAX_FRAMES_PER_MESSAGE
 
     def __init__(self) -> None:
         self._stream_id: str | None = None
         self._format = AudioFormat(Encoding.PCM16LE, 8000)
-
-    @property
-    def media_format(self) -> AudioFormat:
-        return self._format
-
-    @property
-    def max_frames_per_message(self) -> int:
-        return MAX_FRAMES_PER_MESSAGE
-
-    @property
-    def started(self) -> bool:
-        return self._stream_id is not None
-
-    @property
-    def stream_id(self) -> str | None:
-        return self._stream_id
 
     def parse(self, message: str | bytes) -> Event | None:
         msg = frames.load(message, MAX_FRAME_CHARS, None, carrier="Exotel", binary_code=None)

@@ -24,12 +24,12 @@ from typing import Any
 from bridge.audio.formats import AudioFormat, Encoding
 from bridge.carriers import frames
 from bridge.carriers.base import (
+    CarrierMediaStream,
     ClearAudio,
     Command,
     Event,
     MarkPlayed,
     Media,
-    MediaStreamProtocol,
     PlaceMark,
     PlayAudio,
     ProtocolViolation,
@@ -61,8 +61,10 @@ def _brief(value: object) -> str:
     return shown if len(shown) <= 20 else shown[:17] + "..."
 
 
-class PlivoMediaStream(MediaStreamProtocol):
+class PlivoMediaStream(CarrierMediaStream):
     """The bridge's end of one Plivo audio stream, in the format the `<Stream>` asked for."""
+
+    FRAMES_PER_MESSAGE = MAX_FRAMES_PER_MESSAGE
 
     def __init__(
         self, audio: AudioFormat, on_start: Callable[[str, str], None] | None = None
@@ -75,22 +77,6 @@ class PlivoMediaStream(MediaStreamProtocol):
         self._stream_id: str | None = None
         self.call_uuid: str | None = None  # Plivo's CallUUID (start.callId)
         self.request_id: str | None = None  # a dialled leg's request_uuid, from our headers
-
-    @property
-    def media_format(self) -> AudioFormat:
-        return self._format
-
-    @property
-    def max_frames_per_message(self) -> int:
-        return MAX_FRAMES_PER_MESSAGE
-
-    @property
-    def started(self) -> bool:
-        return self._stream_id is not None
-
-    @property
-    def stream_id(self) -> str | None:
-        return self._stream_id
 
     def parse(self, message: str | bytes) -> Event | None:
         msg = frames.load(message, MAX_FRAME_CHARS, None, carrier="Plivo", binary_code=None)

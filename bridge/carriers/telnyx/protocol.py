@@ -28,6 +28,7 @@ from typing import Any
 from bridge.audio.formats import ALAW_8K, MULAW_8K, AudioFormat
 from bridge.carriers import frames
 from bridge.carriers.base import (
+    CarrierMediaStream,
     CarrierWarning,
     ClearAudio,
     Command,
@@ -35,7 +36,6 @@ from bridge.carriers.base import (
     Event,
     MarkPlayed,
     Media,
-    MediaStreamProtocol,
     PlaceMark,
     PlayAudio,
     ProtocolViolation,
@@ -171,12 +171,14 @@ def _joined(run: list[Media]) -> Media:
     return Media(b"".join(frame.payload for frame in run), first.timestamp_ms, first.chunk)
 
 
-class TelnyxMediaStream(MediaStreamProtocol):
+class TelnyxMediaStream(CarrierMediaStream):
     """The bridge's end of one Telnyx media WebSocket.
 
     `late_frames` counts media frames dropped because their chunk was already released (a late
     arrival beyond the reorder window, or a duplicate): the call's audio lost that much.
     """
+
+    FRAMES_PER_MESSAGE = MAX_FRAMES_PER_MESSAGE
 
     def __init__(self) -> None:
         self._stream_id: str | None = None
@@ -185,22 +187,6 @@ class TelnyxMediaStream(MediaStreamProtocol):
         self._next = _UNSET
         self._held: dict[int, Media] = {}
         self.late_frames = 0
-
-    @property
-    def media_format(self) -> AudioFormat:
-        return self._format
-
-    @property
-    def max_frames_per_message(self) -> int:
-        return MAX_FRAMES_PER_MESSAGE
-
-    @property
-    def started(self) -> bool:
-        return self._stream_id is not None
-
-    @property
-    def stream_id(self) -> str | None:
-        return self._stream_id
 
     @property
     def call_id(self) -> str | None:

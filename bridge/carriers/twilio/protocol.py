@@ -19,16 +19,16 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from bridge.audio.formats import MULAW_8K, AudioFormat
+from bridge.audio.formats import MULAW_8K
 from bridge.carriers import frames
 from bridge.carriers.base import (
+    CarrierMediaStream,
     ClearAudio,
     Command,
     Connected,
     Event,
     MarkPlayed,
     Media,
-    MediaStreamProtocol,
     PlaceMark,
     PlayAudio,
     ProtocolViolation,
@@ -53,30 +53,17 @@ BINARY_FRAME = 31950
 INVALID_MESSAGE = 31951
 
 
-class TwilioMediaStream(MediaStreamProtocol):
+class TwilioMediaStream(CarrierMediaStream):
     """The bridge's end of one Twilio media WebSocket."""
+
+    FRAMES_PER_MESSAGE = MAX_FRAMES_PER_MESSAGE
 
     def __init__(self) -> None:
         self._stream_id: str | None = None
+        self._format = MULAW_8K
         self._call_id: str | None = None
         self._media_prefix = ""
         self._clear_frame = ""
-
-    @property
-    def media_format(self) -> AudioFormat:
-        return MULAW_8K
-
-    @property
-    def max_frames_per_message(self) -> int:
-        return MAX_FRAMES_PER_MESSAGE
-
-    @property
-    def started(self) -> bool:
-        return self._stream_id is not None
-
-    @property
-    def stream_id(self) -> str | None:
-        return self._stream_id
 
     @property
     def call_id(self) -> str | None:

@@ -26,13 +26,13 @@ from typing import Any
 from bridge.audio.formats import AudioFormat, Encoding
 from bridge.carriers import frames
 from bridge.carriers.base import (
+    CarrierMediaStream,
     ClearAudio,
     Command,
     Dtmf,
     Event,
     MarkPlayed,
     Media,
-    MediaStreamProtocol,
     PlaceMark,
     PlayAudio,
     ProtocolViolation,
@@ -106,30 +106,16 @@ def _digit(msg: Mapping[str, Any]) -> str:
     return digit
 
 
-class VonageMediaStream(MediaStreamProtocol):
+class VonageMediaStream(CarrierMediaStream):
     """The bridge's end of one Vonage media WebSocket."""
+
+    FRAMES_PER_MESSAGE = 1  # Vonage distorts on anything but exactly one 20 ms frame
 
     def __init__(self, dialled: DialledCall | None = None) -> None:
         self._dialled = dialled
         self._stream_id: str | None = None
         self._format = AudioFormat(Encoding.PCM16LE, 16000)
         self._frame = frame_bytes(16000)
-
-    @property
-    def media_format(self) -> AudioFormat:
-        return self._format
-
-    @property
-    def max_frames_per_message(self) -> int:
-        return 1  # Vonage distorts on anything but exactly one 20 ms frame
-
-    @property
-    def started(self) -> bool:
-        return self._stream_id is not None
-
-    @property
-    def stream_id(self) -> str | None:
-        return self._stream_id
 
     def parse(self, message: str | bytes) -> Event | None:
         if not isinstance(message, str):  # the hot path: one frame of audio
